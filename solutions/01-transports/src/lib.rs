@@ -1,0 +1,1 @@
+//! Chapter 1 solution (placeholder until the chapter lands).

@@ -1,0 +1,50 @@
+//! `cargo xtask bench ...`: the measurements behind the book's tables.
+//!
+//! Each bench writes a Markdown table into `book/measurements/`, stamped with the machine
+//! and the date, which the chapter page includes. Numbers in the book come from here.
+
+use anyhow::Result;
+use clap::Subcommand;
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// Bytes per message and latency for short polling, long polling, SSE and WebSocket.
+    Transports,
+    /// Connect time, deliveries per second, latency and memory of the Socket.IO server.
+    Socketio,
+}
+
+pub fn run(what: BenchCommand) -> Result<()> {
+    match what {
+        BenchCommand::Transports => anyhow::bail!("`bench transports` arrives with chapter 1"),
+        BenchCommand::Socketio => anyhow::bail!("`bench socketio` arrives with chapter 2"),
+    }
+}
+
+/// One line naming the machine and the date, printed under every table.
+pub fn machine_stamp() -> String {
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_owned())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_owned());
+    let date = std::process::Command::new("date")
+        .arg("-u")
+        .arg("+%Y-%m-%d")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    format!(
+        "{cpus} CPU(s), {model}, {} {}, measured {date}",
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    )
+}

@@ -1,0 +1,195 @@
+//! `cargo xtask doctor`: what is installed and running, and how to fix what is missing.
+
+use std::process::Command;
+
+use anyhow::Result;
+
+use crate::ui;
+
+/// One check: what, what we found, and the fix when it is missing.
+struct Finding {
+    what: &'static str,
+    ok: bool,
+    found: String,
+    fix: String,
+    required: bool,
+}
+
+pub fn run() -> Result<()> {
+    let findings = vec![
+        rust(),
+        docker(),
+        redis_image(),
+        redis_url(),
+        tool(
+            "Chromium",
+            &chromium(),
+            &["--version"],
+            "apt install chromium (Debian/Ubuntu), or set CHROMIUM=/path/to/chromium; only the maintainers' browser suites need it",
+        ),
+        tool(
+            "chromedriver",
+            &chromedriver(),
+            &["--version"],
+            "apt install chromium-driver, or set CHROMEDRIVER=/path/to/chromedriver; only the maintainers' browser suites need it",
+        ),
+        tool(
+            "Node.js",
+            "node",
+            &["--version"],
+            "install Node 20 (nodejs.org or your package manager); only the interop suites need it",
+        ),
+        tool(
+            "Python",
+            "python3",
+            &["--version"],
+            "install Python 3.11+; only the interop suites need it",
+        ),
+    ];
+    let mut missing_required = false;
+    for f in &findings {
+        let mark = if f.ok {
+            ui::green("ok  ")
+        } else if f.required {
+            missing_required = true;
+            ui::red("FIX ")
+        } else {
+            ui::yellow("opt ")
+        };
+        println!("{mark} {:<22} {}", f.what, f.found);
+        if !f.ok {
+            println!("     {} {}", ui::dim("->"), f.fix);
+        }
+    }
+    let redis_ok = findings
+        .iter()
+        .any(|f| f.what.starts_with("Docker") && f.ok)
+        || findings.iter().any(|f| f.what == "REDIS_URL" && f.ok);
+    println!();
+    if redis_ok && !missing_required {
+        println!("{}", ui::green("Ready: every lab's tests can run here."));
+    } else if !redis_ok {
+        println!(
+            "{}",
+            ui::red(
+                "Labs 3 to 5 need a Redis: start Docker, or run redis-server and set REDIS_URL."
+            )
+        );
+    }
+    Ok(())
+}
+
+fn output_of(program: &str, args: &[&str]) -> Option<String> {
+    let output = Command::new(program).args(args).output().ok()?;
+    output.status.success().then(|| {
+        let text = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+        text.lines().next().unwrap_or("").to_owned()
+    })
+}
+
+fn rust() -> Finding {
+    let found = output_of("rustc", &["--version"]);
+    Finding {
+        what: "Rust",
+        ok: found.is_some(),
+        found: found.unwrap_or_else(|| "rustc not found".into()),
+        fix: "install Rust with rustup (https://rustup.rs), stable 1.85 or newer".into(),
+        required: true,
+    }
+}
+
+fn docker() -> Finding {
+    let found = output_of("docker", &["info", "--format", "{{.ServerVersion}}"]);
+    Finding {
+        what: "Docker engine",
+        ok: found.is_some(),
+        found: match &found {
+            Some(version) => format!("running (server {version})"),
+            None if output_of("docker", &["--version"]).is_some() => {
+                "client installed, engine not reachable".into()
+            }
+            None => "not installed".into(),
+        },
+        fix: "start Docker (`sudo systemctl start docker`, or open Docker Desktop); or run Redis yourself and set REDIS_URL".into(),
+        required: false,
+    }
+}
+
+fn redis_image() -> Finding {
+    let image = std::env::var("COURSE_REDIS_IMAGE").unwrap_or_else(|_| "redis:7-alpine".into());
+    let present = output_of(
+        "docker",
+        &["image", "inspect", "--format", "{{.Id}}", &image],
+    )
+    .is_some();
+    Finding {
+        what: "Redis image",
+        ok: present,
+        found: if present {
+            format!("{image} is available locally")
+        } else {
+            format!("{image} is not available locally (testcontainers will try to pull it)")
+        },
+        fix: format!(
+            "`docker pull {image}`, or set COURSE_REDIS_IMAGE to an image you have (see .ci/build-redis-image)"
+        ),
+        required: false,
+    }
+}
+
+fn redis_url() -> Finding {
+    match std::env::var("REDIS_URL") {
+        Ok(url) if !url.is_empty() => {
+            let reachable = url
+                .trim_start_matches("redis://")
+                .split('/')
+                .next()
+                .and_then(|hostport| {
+                    let hostport = hostport.rsplit('@').next()?;
+                    use std::net::ToSocketAddrs;
+                    hostport.to_socket_addrs().ok()?.next()
+                })
+                .is_some_and(|addr| {
+                    std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(1)).is_ok()
+                });
+            Finding {
+                what: "REDIS_URL",
+                ok: reachable,
+                found: format!("{url} ({})", if reachable { "reachable" } else { "not reachable" }),
+                fix: "start that Redis server, or unset REDIS_URL to use Docker".into(),
+                required: false,
+            }
+        }
+        _ => Finding {
+            what: "REDIS_URL",
+            ok: false,
+            found: "not set (tests start Redis with Docker)".into(),
+            fix: "only needed without Docker: `redis-server &` then `export REDIS_URL=redis://127.0.0.1:6379`".into(),
+            required: false,
+        },
+    }
+}
+
+pub fn chromium() -> String {
+    std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into())
+}
+
+pub fn chromedriver() -> String {
+    std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into())
+}
+
+fn tool(what: &'static str, program: &str, args: &[&str], fix: &str) -> Finding {
+    let found = output_of(program, args);
+    Finding {
+        what,
+        ok: found.is_some(),
+        found: found.unwrap_or_else(|| format!("{program} not found")),
+        fix: fix.into(),
+        required: false,
+    }
+}
+
+/// Whether a tool answers `--version`: used by `verify` to decide which suites can run.
+pub fn has(program: &str) -> bool {
+    output_of(program, &["--version"]).is_some()
+}

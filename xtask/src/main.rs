@@ -1,0 +1,103 @@
+//! `cargo xtask`: the course's command line.
+//!
+//! One module per command family. Everything runs in-process where it can (mdBook is a
+//! library here), and shells out to `cargo` for builds and tests so the learner sees the
+//! same compiler output they would see by hand.
+
+mod bench;
+mod book;
+mod doctor;
+mod learner;
+mod serve;
+mod suites;
+mod ui;
+mod verify;
+mod workspace;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    about = "Real-time Web in Rust: the course's command line"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build the book, serve it on 127.0.0.1, rebuild and live-reload on change.
+    Serve {
+        #[arg(long, default_value_t = 3000)]
+        port: u16,
+        /// Open the book in your browser.
+        #[arg(long)]
+        open: bool,
+    },
+    /// Build the static site, ready to publish.
+    Build {
+        /// Where to write the site (default: book/build).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Run one lab's tests and show the steps passed and the first failing step.
+    Check {
+        /// Lab number or name (default: the first unfinished lab).
+        lab: Option<String>,
+    },
+    /// Table of labs and steps passed.
+    Progress,
+    /// Re-run `check` on every save.
+    Watch { lab: Option<String> },
+    /// The next hint for the first failing step.
+    Hint { lab: Option<String> },
+    /// Restore a lab to its shipped state.
+    Reset {
+        lab: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Grade learner submissions with the course's pristine tests.
+    Grade(learner::GradeArgs),
+    /// Maintainers and CI: fmt, clippy, tests, labs fail as shipped, the book builds.
+    Verify,
+    /// Measurements behind the book's tables.
+    Bench {
+        #[command(subcommand)]
+        what: bench::BenchCommand,
+    },
+    /// Mutation testing of a lab's solution against the lab's tests.
+    Mutants { lab: String },
+    /// What is installed and running, and how to fix what is missing.
+    Doctor,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve { port, open } => serve::run(port, open),
+        Command::Build { out } => book::build_command(out),
+        Command::Check { lab } => learner::check(lab),
+        Command::Progress => learner::progress(),
+        Command::Watch { lab } => learner::watch(lab),
+        Command::Hint { lab } => learner::hint(lab),
+        Command::Reset { lab, yes } => learner::reset(&lab, yes),
+        Command::Grade(args) => learner::grade(args),
+        Command::Verify => verify::run(),
+        Command::Bench { what } => bench::run(what),
+        Command::Mutants { lab } => learner::mutants(&lab),
+        Command::Doctor => doctor::run(),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            ui::error(&format!("{error:#}"));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,302 @@
+//! `cargo xtask verify`: everything a maintainer (and CI) must see green.
+//!
+//! fmt, clippy with warnings denied, the default members' tests (solutions, kit, xtask),
+//! every lab compiles and fails every graded step as shipped, the suites that need Node,
+//! Python or Chromium, and the book builds with every include and link resolved.
+
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+use crate::suites::{SUITES, Tool};
+use crate::{book, ui, workspace};
+
+enum Status {
+    Passed,
+    Failed(String),
+    NotRun(String),
+}
+
+struct Outcome {
+    name: String,
+    status: Status,
+    seconds: f64,
+}
+
+pub fn run() -> Result<()> {
+    let require_all = std::env::var("COURSE_REQUIRE_ALL").as_deref() == Ok("1");
+    let mut outcomes = Vec::new();
+    let mut record = |name: &str, run: &mut dyn FnMut() -> Result<Status>| {
+        ui::step(name);
+        let started = Instant::now();
+        let status = match run() {
+            Ok(status) => status,
+            Err(error) => Status::Failed(format!("{error:#}")),
+        };
+        if let Status::Failed(why) = &status {
+            ui::error(&format!("{name}: {why}"));
+        }
+        outcomes.push(Outcome {
+            name: name.to_owned(),
+            status,
+            seconds: started.elapsed().as_secs_f64(),
+        });
+    };
+
+    record("cargo fmt --check", &mut || {
+        cargo_ok(&["fmt", "--all", "--", "--check"], "run `cargo fmt --all`")
+    });
+    record("clippy (warnings denied)", &mut || {
+        cargo_ok(
+            &[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ],
+            "fix the warnings above",
+        )
+    });
+    record("kit: a real Redis", &mut kit_redis);
+    record("tests: solutions, kit, xtask", &mut || {
+        cargo_ok(
+            &["test", "--no-fail-fast"],
+            "a solution or the tooling is broken: see the failures above",
+        )
+    });
+    for lab in workspace::labs()? {
+        let name = format!("{} fails as shipped", lab.package);
+        record(&name, &mut || lab_fails_as_shipped(&lab));
+    }
+    for suite in SUITES {
+        record(suite.name, &mut || run_suite(suite, require_all));
+    }
+    record("book builds, includes and links resolve", &mut || {
+        let out = workspace::root().join("target/book-verify");
+        book::build(&out, None)?;
+        book::check_links(&out)?;
+        Ok(Status::Passed)
+    });
+
+    print_summary(&outcomes);
+    let failed = outcomes
+        .iter()
+        .filter(|o| matches!(o.status, Status::Failed(_)))
+        .count();
+    if failed > 0 {
+        bail!("{failed} check(s) failed");
+    }
+    Ok(())
+}
+
+fn cargo_ok(args: &[&str], fix: &str) -> Result<Status> {
+    let status = workspace::cargo()
+        .args(args)
+        .status()
+        .context("running cargo")?;
+    Ok(if status.success() {
+        Status::Passed
+    } else {
+        Status::Failed(format!("`cargo {}` failed: {fix}", args.join(" ")))
+    })
+}
+
+/// The kit's Redis tests, with their output shown, so the log says which provider ran.
+fn kit_redis() -> Result<Status> {
+    let output = workspace::cargo()
+        .args([
+            "test",
+            "-p",
+            "course-kit",
+            "--test",
+            "redis",
+            "--",
+            "--show-output",
+        ])
+        .stderr(Stdio::inherit())
+        .output()
+        .context("running the kit's Redis tests")?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    print!("{stdout}");
+    if !output.status.success() {
+        return Ok(Status::Failed(
+            "the kit could not talk to a real Redis (see above)".into(),
+        ));
+    }
+    let used_container = stdout.contains("Redis provider used: testcontainers");
+    println!(
+        "Redis provider: {}",
+        if used_container {
+            "testcontainers"
+        } else {
+            "REDIS_URL"
+        }
+    );
+    Ok(Status::Passed)
+}
+
+/// A lab must compile with its tests and fail every graded (`step...`) test as shipped.
+fn lab_fails_as_shipped(lab: &workspace::Lab) -> Result<Status> {
+    let output = workspace::cargo()
+        .args([
+            "test",
+            "-p",
+            &lab.package,
+            "--no-fail-fast",
+            "--",
+            "--test-threads=4",
+        ])
+        .env("INSTA_UPDATE", "no")
+        .output()
+        .context("running the lab's tests")?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if stderr.contains("could not compile") {
+        return Ok(Status::Failed(format!(
+            "{} does not compile as shipped:\n{stderr}",
+            lab.package
+        )));
+    }
+    let results = parse_test_results(&stdout);
+    let graded: Vec<_> = results.iter().filter(|(name, _)| is_graded(name)).collect();
+    if graded.is_empty() {
+        return Ok(Status::Failed(format!(
+            "{} has no graded `step...` tests",
+            lab.package
+        )));
+    }
+    let passing: Vec<_> = graded
+        .iter()
+        .filter(|(_, ok)| *ok)
+        .map(|(n, _)| n.as_str())
+        .collect();
+    if !passing.is_empty() {
+        return Ok(Status::Failed(format!(
+            "these graded tests pass before the learner has done anything: {}",
+            passing.join(", ")
+        )));
+    }
+    println!("{} graded tests, all failing as shipped", graded.len());
+    Ok(Status::Passed)
+}
+
+/// `(test name, passed)` from libtest's plain output.
+pub fn parse_test_results(stdout: &str) -> Vec<(String, bool)> {
+    stdout
+        .lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix("test ")?;
+            let (name, result) = rest.rsplit_once(" ... ")?;
+            match result.trim() {
+                "ok" => Some((name.trim().to_owned(), true)),
+                "FAILED" => Some((name.trim().to_owned(), false)),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// Graded tests are named by step: `step1_...`, possibly inside a module.
+pub fn is_graded(name: &str) -> bool {
+    name.rsplit("::")
+        .next()
+        .is_some_and(|n| n.starts_with("step"))
+}
+
+fn run_suite(suite: &crate::suites::Suite, require_all: bool) -> Result<Status> {
+    let missing: Vec<Tool> = suite
+        .needs
+        .iter()
+        .copied()
+        .filter(|t| !t.present())
+        .collect();
+    if !missing.is_empty() {
+        let how = missing
+            .iter()
+            .map(|t| t.how_to_enable())
+            .collect::<Vec<_>>()
+            .join("; ");
+        return Ok(if require_all {
+            Status::Failed(format!("cannot run (COURSE_REQUIRE_ALL=1): {how}"))
+        } else {
+            Status::NotRun(how)
+        });
+    }
+    let mut command: Command = workspace::cargo();
+    command.args([
+        "test",
+        "-p",
+        suite.package,
+        "--features",
+        suite.feature,
+        "--test",
+        suite.test,
+        "--",
+        "--test-threads=1",
+    ]);
+    let status = command.status().context("running the suite")?;
+    Ok(if status.success() {
+        Status::Passed
+    } else {
+        Status::Failed("see the failures above".into())
+    })
+}
+
+fn print_summary(outcomes: &[Outcome]) {
+    let rows: Vec<Vec<String>> = outcomes
+        .iter()
+        .map(|o| {
+            let (status, note) = match &o.status {
+                Status::Passed => (ui::green("passed"), String::new()),
+                Status::Failed(why) => (
+                    ui::red("FAILED"),
+                    why.lines().next().unwrap_or("").to_owned(),
+                ),
+                Status::NotRun(how) => (ui::yellow("not run"), format!("to enable: {how}")),
+            };
+            vec![o.name.clone(), status, format!("{:.0} s", o.seconds), note]
+        })
+        .collect();
+    println!("\n{}", ui::bold("verify summary"));
+    println!("{}", ui::table(&["check", "result", "time", "note"], &rows));
+    let passed = outcomes
+        .iter()
+        .filter(|o| matches!(o.status, Status::Passed))
+        .count();
+    let failed = outcomes
+        .iter()
+        .filter(|o| matches!(o.status, Status::Failed(_)))
+        .count();
+    let not_run = outcomes
+        .iter()
+        .filter(|o| matches!(o.status, Status::NotRun(_)))
+        .count();
+    println!("\n{passed} passed, {failed} failed, {not_run} not run");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{is_graded, parse_test_results};
+
+    #[test]
+    fn libtest_lines_are_parsed() {
+        let out = "running 2 tests\ntest step1_publish ... ok\ntest a::step2_poll ... FAILED\ntest x ... ignored\n";
+        assert_eq!(
+            parse_test_results(out),
+            vec![
+                ("step1_publish".to_owned(), true),
+                ("a::step2_poll".to_owned(), false)
+            ]
+        );
+    }
+
+    #[test]
+    fn graded_tests_are_the_step_tests() {
+        assert!(is_graded("step3_sse_resumes"));
+        assert!(is_graded("wire::step1_upgrade"));
+        assert!(!is_graded("helpers_work"));
+    }
+}
