@@ -43,6 +43,19 @@ pub struct Suite {
     pub feature: &'static str,
     pub test: &'static str,
     pub needs: &'static [Tool],
+    /// Installs what the suite needs (npm or pip packages, into `target/interop/`).
+    pub prepare: fn() -> anyhow::Result<()>,
+}
+
+/// For suites that need nothing installed.
+pub fn nothing_to_prepare() -> anyhow::Result<()> {
+    Ok(())
+}
+
+/// `target/interop/`: where verify installs npm and pip packages for the suites
+/// (the workspace's own `target/`, whatever CARGO_TARGET_DIR says).
+pub fn interop_dir() -> std::path::PathBuf {
+    crate::workspace::root().join("target/interop")
 }
 
 /// Every suite of the course. Chapters add theirs here.

@@ -225,6 +225,7 @@ fn run_suite(suite: &crate::suites::Suite, require_all: bool) -> Result<Status> 
             Status::NotRun(how)
         });
     }
+    (suite.prepare)().context("preparing the suite")?;
     let mut command: Command = workspace::cargo();
     command.args([
         "test",
