@@ -1,0 +1,3 @@
+//! The chat-contract server (work in progress).
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! Graded tests of chapter 2 (work in progress).
