@@ -122,18 +122,7 @@ pub async fn start_redis() -> Result<RedisServer, RedisUnavailable> {
         .with_startup_timeout(std::time::Duration::from_secs(60))
         .start()
         .await
-        .map_err(|e| {
-            RedisUnavailable(format!(
-                "could not start a Redis container from image `{image}`: {e}\n\
-                 How to fix it, either:\n\
-                 - start Docker (`sudo systemctl start docker`, or open Docker Desktop) and make \
-                 sure the image is available (`docker pull {image}`), or set COURSE_REDIS_IMAGE to \
-                 an image you have;\n\
-                 - or run a Redis server yourself and point the course at it: \
-                 `REDIS_URL=redis://127.0.0.1:6379 cargo test ...`.\n\
-                 `cargo xtask doctor` checks both."
-            ))
-        })?;
+        .map_err(|e| RedisUnavailable(container_failed(&image, &e.to_string())))?;
     let host = container
         .get_host()
         .await
@@ -157,6 +146,20 @@ pub async fn start_redis() -> Result<RedisServer, RedisUnavailable> {
     Ok(server)
 }
 
+/// The message when no container could be started: what failed, and both ways to fix it.
+fn container_failed(image: &str, error: &str) -> String {
+    format!(
+        "could not start a Redis container from image `{image}`: {error}\n\
+         How to fix it, either:\n\
+         - start Docker (`sudo systemctl start docker`, or open Docker Desktop) and make sure \
+         the image is available (`docker pull {image}`), or set COURSE_REDIS_IMAGE to an image \
+         you have;\n\
+         - or run a Redis server yourself and point the course at it: \
+         `REDIS_URL=redis://127.0.0.1:6379 cargo test ...`.\n\
+         `cargo xtask doctor` checks both."
+    )
+}
+
 /// `redis:7-alpine` -> (`redis`, `7-alpine`); `host:5000/redis` -> (`host:5000/redis`, `latest`).
 fn split_image(image: &str) -> (&str, &str) {
     match image.rsplit_once(':') {
@@ -167,7 +170,16 @@ fn split_image(image: &str) -> (&str, &str) {
 
 #[cfg(test)]
 mod tests {
-    use super::split_image;
+    use super::{container_failed, split_image};
+
+    #[test]
+    fn without_docker_the_message_gives_both_fixes() {
+        let message = container_failed("redis:7-alpine", "connection refused");
+        assert!(message.contains("connection refused"), "{message}");
+        assert!(message.contains("start Docker"), "{message}");
+        assert!(message.contains("REDIS_URL=redis://"), "{message}");
+        assert!(message.contains("docker pull redis:7-alpine"), "{message}");
+    }
 
     #[test]
     fn image_names_split_at_the_tag_not_at_a_registry_port() {
