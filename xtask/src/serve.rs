@@ -58,7 +58,8 @@ async fn serve(out: PathBuf, port: u16, open: bool) -> Result<()> {
             port + 1
         )
     })?;
-    let url = format!("http://{addr}/");
+    // Port 0 picks a free port; print the real one (tests rely on this line).
+    let url = format!("http://{}/", listener.local_addr()?);
     println!(
         "{} {url}  {}",
         ui::green("serving the book at"),
