@@ -7,9 +7,14 @@
 mod bench;
 mod book;
 mod doctor;
+mod grade;
 mod learner;
+mod mutants;
+mod score;
 mod serve;
+mod steps;
 mod suites;
+mod testrun;
 mod ui;
 mod verify;
 mod workspace;
@@ -58,12 +63,15 @@ enum Command {
     /// Restore a lab to its shipped state.
     Reset {
         lab: String,
+        /// The revision to restore from (default: upstream/main or origin/main, else HEAD).
+        #[arg(long)]
+        from: Option<String>,
         /// Do not ask for confirmation.
         #[arg(long)]
         yes: bool,
     },
     /// Grade learner submissions with the course's pristine tests.
-    Grade(learner::GradeArgs),
+    Grade(grade::GradeArgs),
     /// Maintainers and CI: fmt, clippy, tests, labs fail as shipped, the book builds.
     Verify,
     /// Measurements behind the book's tables.
@@ -86,11 +94,11 @@ fn main() -> std::process::ExitCode {
         Command::Progress => learner::progress(),
         Command::Watch { lab } => learner::watch(lab),
         Command::Hint { lab } => learner::hint(lab),
-        Command::Reset { lab, yes } => learner::reset(&lab, yes),
-        Command::Grade(args) => learner::grade(args),
+        Command::Reset { lab, from, yes } => learner::reset(&lab, from.as_deref(), yes),
+        Command::Grade(args) => grade::grade(args),
         Command::Verify => verify::run(),
         Command::Bench { what } => bench::run(what),
-        Command::Mutants { lab } => learner::mutants(&lab),
+        Command::Mutants { lab } => mutants::mutants(&lab),
         Command::Doctor => doctor::run(),
     };
     match result {

@@ -1,32 +1,16 @@
-//! Learner and instructor commands: check, progress, watch, hint, reset, grade, mutants.
-//! (Filled in by the tooling work; each says so until then.)
+//! Learner commands: check, progress, watch, hint, reset.
+//!
+//! Each reads the lab's `steps.toml` (the `steps` module) and the results of its tests
+//! (the `testrun` module), so what a learner sees is what the grader scores.
 
-use anyhow::{Result, bail};
+mod check;
+mod hint;
+mod progress;
+mod reset;
+mod watch;
 
-#[derive(clap::Args)]
-pub struct GradeArgs {
-    /// Submission folders (each a copy of the course).
-    pub submissions: Vec<std::path::PathBuf>,
-}
-
-pub fn check(_lab: Option<String>) -> Result<()> {
-    bail!("`check` is not available yet; run `cargo test -p lab-01-transports`")
-}
-pub fn progress() -> Result<()> {
-    bail!("`progress` is not available yet")
-}
-pub fn watch(_lab: Option<String>) -> Result<()> {
-    bail!("`watch` is not available yet")
-}
-pub fn hint(_lab: Option<String>) -> Result<()> {
-    bail!("`hint` is not available yet")
-}
-pub fn reset(_lab: &str, _yes: bool) -> Result<()> {
-    bail!("`reset` is not available yet")
-}
-pub fn grade(_args: GradeArgs) -> Result<()> {
-    bail!("`grade` is not available yet")
-}
-pub fn mutants(_lab: &str) -> Result<()> {
-    bail!("`mutants` is not available yet")
-}
+pub use check::{LabRun, check, run_lab};
+pub use hint::hint;
+pub use progress::progress;
+pub use reset::reset;
+pub use watch::watch;
