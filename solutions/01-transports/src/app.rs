@@ -1,0 +1,72 @@
+//! The router, CORS for the book's live panels, and `serve` with a shutdown that works.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{HeaderValue, Method, header};
+use axum::routing::{get, post};
+use tokio::net::TcpListener;
+use tower_http::cors::CorsLayer;
+
+use crate::config::Config;
+use crate::feed::Feed;
+use crate::shutdown::Shutdown;
+use crate::{demo, long_poll, poll, publish, sse, websocket};
+
+/// The origins of the book (`cargo xtask serve`), allowed to call this server.
+pub const BOOK_ORIGINS: [&str; 2] = ["http://127.0.0.1:3000", "http://localhost:3000"];
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub feed: Feed,
+    pub config: Arc<Config>,
+    pub shutdown: Shutdown,
+}
+
+impl AppState {
+    pub fn new(config: Config) -> AppState {
+        AppState {
+            feed: Feed::new(config.history, config.client_queue),
+            config: Arc::new(config),
+            shutdown: Shutdown::new(),
+        }
+    }
+}
+
+/// Every route of the chapter.
+pub fn router(state: AppState) -> Router {
+    let cors = CorsLayer::new()
+        .allow_origin(BOOK_ORIGINS.map(HeaderValue::from_static))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::CONTENT_TYPE, "last-event-id".parse().unwrap()]);
+    Router::new()
+        .route("/", get(demo::page))
+        .route("/messages", post(publish::publish))
+        .route("/poll", get(poll::poll))
+        .route("/long-poll", get(long_poll::long_poll))
+        .route("/sse", get(sse::sse))
+        .route("/ws", get(websocket::websocket))
+        .layer(cors)
+        .with_state(state)
+}
+
+// ANCHOR: serve
+/// Serves until `signal` resolves, then ends the open streams and waits for the rest.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    signal: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let shutdown = state.shutdown.clone();
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async move {
+            signal.await;
+            // Graceful shutdown waits for open connections; SSE, WebSocket and held long
+            // polls never end by themselves, so tell them to.
+            shutdown.trigger();
+        })
+        .await
+}
+// ANCHOR_END: serve
