@@ -34,6 +34,7 @@ pub struct Feed {
 struct Inner {
     state: Mutex<State>,
     sender: broadcast::Sender<Message>,
+    #[allow(dead_code)] // read by your step 1 code
     history_capacity: usize,
 }
 
@@ -62,20 +63,13 @@ impl Feed {
     // ANCHOR: publish
     /// Gives `text` the next id, remembers it, and hands it to every subscriber.
     pub fn publish(&self, text: String) -> Message {
-        let mut state = self.lock();
-        state.last_id += 1;
-        let message = Message {
-            id: state.last_id,
-            text,
-        };
-        if state.history.len() == self.inner.history_capacity {
-            state.history.pop_front();
-        }
-        state.history.push_back(message.clone());
-        // Never blocks: a subscriber whose queue is full loses its oldest entries and
-        // learns it with `RecvError::Lagged`. No subscriber at all is not an error.
-        let _ = self.inner.sender.send(message.clone());
-        message
+        // Step 1. Under the lock (`self.lock()`): add 1 to `last_id`, build the message,
+        // drop the oldest history entry if the history is full
+        // (`self.inner.history_capacity`), push the new one, then send a clone with
+        // `self.inner.sender.send(...)`, ignoring its error (no subscriber is fine).
+        todo!(
+            "step 1: give {text:?} the next id, keep it in the history, broadcast it (book: 01-transports/short-polling.md)"
+        )
     }
     // ANCHOR_END: publish
 
@@ -139,6 +133,7 @@ pub enum Ended {
 
 /// One subscriber's view of the feed: a backlog to replay, then live messages, in order.
 pub struct Subscription {
+    #[allow(dead_code)] // read by your step 6 code
     feed: Feed,
     receiver: broadcast::Receiver<Message>,
     backlog: VecDeque<Message>,
@@ -173,19 +168,14 @@ impl Subscription {
     // ANCHOR: resync
     /// The queue overflowed: start again from the history, after the cursor.
     fn resync(&mut self) -> Result<(), Ended> {
-        let fresh = self.feed.subscribe(Some(self.cursor));
-        if let Some(oldest) = fresh.backlog.front()
-            && oldest.id > self.cursor + 1
-        {
-            // The messages right after the cursor were dropped from the history too.
-            return Err(Ended::FellBehind {
-                cursor: self.cursor,
-                oldest: oldest.id,
-            });
-        }
-        self.receiver = fresh.receiver;
-        self.backlog = fresh.backlog;
-        Ok(())
+        // Step 6. Subscribe afresh after `self.cursor` (`self.feed.subscribe(Some(...))`).
+        // If the fresh backlog's first id is not `cursor + 1`, the history has forgotten
+        // messages this subscriber never got: return `Err(Ended::FellBehind { .. })`.
+        // Otherwise take the fresh receiver and backlog and carry on.
+        todo!(
+            "step 6: resynchronise a subscriber that fell behind after id {} (book: 01-transports/lab.md)",
+            self.cursor
+        )
     }
     // ANCHOR_END: resync
 }
