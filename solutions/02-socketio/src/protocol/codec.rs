@@ -211,7 +211,7 @@ mod tests {
         assert_eq!(complete("0/custom,").nsp, "/custom");
         assert_eq!(complete("0/custom").nsp, "/custom");
         assert!(matches!(
-            decode("451-[\"up\",{\"_placeholder\":true,\"num\":0}]", 10),
+            decode("51-[\"up\",{\"_placeholder\":true,\"num\":0}]", 10),
             Ok(Decoded::Partial(_))
         ));
     }
