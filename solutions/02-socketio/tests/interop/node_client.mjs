@@ -146,18 +146,25 @@ async function websocketScenario(options) {
   };
 }
 
+/** Resolves once this socket's Engine.IO session runs over WebSocket (now or after its upgrade). */
+function upgradedToWebSocket(socket, who) {
+  const engine = socket.io.engine;
+  // Checking and listening happen in the same tick, so an upgrade cannot slip in between.
+  if (engine.transport.name === "websocket") return Promise.resolve();
+  return within(
+    new Promise((resolve) => engine.once("upgrade", resolve)),
+    `${who}'s upgrade from polling to WebSocket (2probe, 3probe, 6, 5)`
+  );
+}
+
 async function pollingUpgradeScenario() {
-  // Default options: HTTP long polling first, then the upgrade to WebSocket.
-  const upgraded = (name, socket) =>
-    new Promise((resolve) => {
-      const engine = socket.io.engine;
-      if (engine && engine.transport.name === "websocket") return resolve();
-      socket.io.once("open", () => socket.io.engine.once("upgrade", resolve));
-      if (engine) engine.once("upgrade", resolve);
-    });
+  // Default options: the session opens over HTTP long polling, then upgrades to WebSocket.
   const first = io(url, { reconnection: false, forceNew: true });
   sockets.push(first);
-  const firstUpgraded = upgraded("first", first);
+  let openedOn = null;
+  first.io.once("open", () => {
+    openedOn = first.io.engine.transport.name;
+  });
   await within(
     new Promise((resolve, reject) => {
       first.once("connect", resolve);
@@ -165,28 +172,27 @@ async function pollingUpgradeScenario() {
     }),
     "the first client to connect with its default transports"
   );
-  const initialTransport = first.io.engine.transport.name;
-  // Events emitted straight away travel over whichever transport is current: usually polling.
+  // Emitted straight away, so it usually travels over polling (or across the upgrade).
   const earlyEcho = await ack(first, "an echo right after connecting", "echo", "early", 1);
-  await within(firstUpgraded, "the first client's upgrade to WebSocket (2probe, 3probe, 5)");
+  await upgradedToWebSocket(first, "the first client");
   const afterUpgrade = first.io.engine.transport.name;
 
-  const result = await websocketScenario({});
+  // The room scenario again, with three clients on the default transports: their joins and
+  // chats cross the polling phase, the upgrade and WebSocket.
+  const rooms = await websocketScenario({});
+  const transportsAtEnd = [];
+  for (const socket of sockets.slice(-3)) {
+    await upgradedToWebSocket(socket, "a room client");
+    transportsAtEnd.push(socket.io.engine.transport.name);
+  }
   return {
-    ...result,
+    ...rooms,
     scenario: "polling-upgrade",
-    initial_transport: initialTransport,
+    opened_on: openedOn,
     early_echo: earlyEcho,
     transport_after_upgrade: afterUpgrade,
-    // websocketScenario's clients use the defaults too; report theirs after their upgrade.
-    transport: await transportOfLastAfterUpgrade(upgraded),
+    transports_at_end: transportsAtEnd,
   };
-}
-
-async function transportOfLastAfterUpgrade(upgraded) {
-  const last = sockets[sockets.length - 1];
-  await within(upgraded("chloe", last), "chloe's upgrade to WebSocket");
-  return last.io.engine.transport.name;
 }
 
 async function namespacesScenario() {
@@ -197,8 +203,20 @@ async function namespacesScenario() {
   sockets.push(agentAdmins);
   const agentClients = agentAdmins.io.socket("/clients");
   sockets.push(agentClients);
-  await within(new Promise((r) => agentAdmins.once("connect", r)), "the agent to connect to /admins");
-  await within(new Promise((r) => agentClients.once("connect", r)), "the agent to connect to /clients");
+  // Both connects are under way at once: listen to both before awaiting either.
+  const connected = (socket, what) =>
+    within(
+      new Promise((resolve, reject) => {
+        if (socket.connected) return resolve();
+        socket.once("connect", resolve);
+        socket.once("connect_error", (e) => reject(new Error(`${what} failed: ${e.message}`)));
+      }),
+      what
+    );
+  await Promise.all([
+    connected(agentAdmins, "the agent to connect to /admins"),
+    connected(agentClients, "the agent to connect to /clients"),
+  ]);
   const otherAgent = await connect("other agent", "/admins", options);
   const customer = await connect("customer", "/clients", options);
   const publicSocket = await connect("public", "/", options);
