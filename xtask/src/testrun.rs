@@ -221,6 +221,8 @@ pub fn run_one(exe: &Path, cwd: &Path, name: &str, limit: Duration) -> TestResul
     command
         .current_dir(cwd)
         .env("INSTA_UPDATE", "no")
+        // Reports want the assertion, not a page of frames.
+        .env("RUST_BACKTRACE", "0")
         .args(["--exact", name, "--test-threads=1"]);
     let outcome = match run_limited(&mut command, limit, true) {
         Err(error) => Outcome::Crashed(format!("could not start: {error:#}")),
@@ -364,7 +366,11 @@ fn failure_message(output: &str, name: &str) -> String {
     };
     let mut lines = Vec::new();
     for line in output[start + header.len()..].lines().skip(1) {
-        if line.starts_with("---- ") || line == "failures:" || line == "successes:" {
+        if line.starts_with("---- ")
+            || line == "failures:"
+            || line == "successes:"
+            || line == "stack backtrace:"
+        {
             break;
         }
         if line.starts_with("note: run with `RUST_BACKTRACE=1`") {

@@ -9,7 +9,7 @@ mod progress;
 mod reset;
 mod watch;
 
-pub use check::{LabRun, check, run_lab};
+pub use check::check;
 pub use hint::hint;
 pub use progress::progress;
 pub use reset::reset;
