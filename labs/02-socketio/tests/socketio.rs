@@ -5,7 +5,6 @@
 //! named by lab step (`stepN_...`); the steps are cumulative. Conversations worth reading are
 //! kept as insta snapshots in `tests/snapshots/`, which the book includes.
 
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -28,9 +27,17 @@ async fn step1_websocket_handshake_sends_the_open_packet() {
     };
     let open: Value = serde_json::from_str(json).expect("the open packet carries JSON");
     let sid = open["sid"].as_str().unwrap_or_default().to_owned();
-    assert!(!sid.is_empty(), "the open packet needs a sid, got {open} (see {ENGINE_PAGE})");
+    assert!(
+        !sid.is_empty(),
+        "the open packet needs a sid, got {open} (see {ENGINE_PAGE})"
+    );
     assert_eq!(
-        (&open["pingInterval"], &open["pingTimeout"], &open["maxPayload"], &open["upgrades"]),
+        (
+            &open["pingInterval"],
+            &open["pingTimeout"],
+            &open["maxPayload"],
+            &open["upgrades"]
+        ),
         (&json!(25000), &json!(20000), &json!(1000000), &json!([])),
         "socket.io's defaults, and no upgrade from a WebSocket (see {ENGINE_PAGE})"
     );
@@ -42,10 +49,21 @@ async fn step1_websocket_handshake_sends_the_open_packet() {
 async fn step1_unsupported_protocol_version_is_refused() {
     let server = start(chat_io(Config::default())).await;
     let http = reqwest::Client::new();
-    let v3 = http.get(server.url("/socket.io/?EIO=3&transport=polling")).send().await.expect("GET");
-    assert_eq!(v3.status(), 400, "EIO=3 must be refused (see {ENGINE_PAGE})");
+    let v3 = http
+        .get(server.url("/socket.io/?EIO=3&transport=polling"))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(
+        v3.status(),
+        400,
+        "EIO=3 must be refused (see {ENGINE_PAGE})"
+    );
     let body: Value = v3.json().await.expect("a JSON error");
-    assert_eq!(body, json!({"code": 5, "message": "Unsupported protocol version"}));
+    assert_eq!(
+        body,
+        json!({"code": 5, "message": "Unsupported protocol version"})
+    );
     // And v4 is accepted on the same server.
     let mut ws = Ws::open(&server).await;
     ws.handshake().await;
@@ -58,7 +76,10 @@ async fn step1_server_pings_and_a_pong_keeps_the_session_open() {
     ws.handshake().await;
     for round in 1..=3 {
         let ping = ws.recv_text("a ping `2` every pingInterval").await;
-        assert_eq!(ping, "2", "round {round}: expected the server's ping `2` (see {ENGINE_PAGE})");
+        assert_eq!(
+            ping, "2",
+            "round {round}: expected the server's ping `2` (see {ENGINE_PAGE})"
+        );
         ws.send("3").await;
     }
 }
@@ -70,7 +91,8 @@ async fn step1_no_pong_closes_the_session_after_ping_timeout() {
     ws.handshake().await;
     assert_eq!(ws.recv_text("a ping").await, "2", "see {ENGINE_PAGE}");
     // No pong: within pingTimeout the server gives up on us.
-    ws.expect_closed("the session closed for `ping timeout`").await;
+    ws.expect_closed("the session closed for `ping timeout`")
+        .await;
 }
 
 #[tokio::test]
@@ -81,7 +103,8 @@ async fn step1_a_client_sending_ping_is_closed() {
     ws.assert_alive().await;
     // In Engine.IO v4 only the server pings.
     ws.send("2").await;
-    ws.expect_closed("the session closed: a v4 client must not ping").await;
+    ws.expect_closed("the session closed: a v4 client must not ping")
+        .await;
 }
 
 #[tokio::test]
@@ -92,7 +115,10 @@ async fn step1_invalid_engine_packets_close_the_session() {
         ws.handshake().await;
         ws.assert_alive().await;
         ws.send(bad).await;
-        ws.expect_closed(&format!("the session closed after the invalid packet {bad:?}")).await;
+        ws.expect_closed(&format!(
+            "the session closed after the invalid packet {bad:?}"
+        ))
+        .await;
     }
 }
 
@@ -105,10 +131,15 @@ async fn step1_frames_over_max_payload_close_the_session() {
     let server = start(chat_io(config)).await;
     let mut ws = Ws::open(&server).await;
     let open = ws.handshake().await;
-    assert_eq!(open["maxPayload"], json!(1000), "the open packet announces maxPayload");
+    assert_eq!(
+        open["maxPayload"],
+        json!(1000),
+        "the open packet announces maxPayload"
+    );
     ws.assert_alive().await;
     ws.send(&format!("4{}", "x".repeat(5000))).await;
-    ws.expect_closed("the session closed after a frame over maxPayload").await;
+    ws.expect_closed("the session closed after a frame over maxPayload")
+        .await;
 }
 
 // ---------------------------------------------------------------- step 2: the packet codec
@@ -116,7 +147,9 @@ async fn step1_frames_over_max_payload_close_the_session() {
 fn complete(text: &str) -> Packet {
     match decode(text, 10) {
         Ok(Decoded::Packet(packet)) => packet,
-        other => panic!("{text:?} should decode to a complete packet, got {other:?} (see {PACKETS_PAGE})"),
+        other => panic!(
+            "{text:?} should decode to a complete packet, got {other:?} (see {PACKETS_PAGE})"
+        ),
     }
 }
 
@@ -124,15 +157,42 @@ fn complete(text: &str) -> Packet {
 fn step2_codec_reads_and_writes_the_protocol_examples() {
     let cases = [
         ("0", Packet::new(PacketType::Connect, "/", None)),
-        ("0/admins,{\"token\":\"t\"}", Packet::new(PacketType::Connect, "/admins", Some(json!({"token": "t"})))),
-        ("1/admins,", Packet::new(PacketType::Disconnect, "/admins", None)),
-        ("2[\"chat\",{\"text\":\"hi\"}]", Packet::event("/", "chat", vec![json!({"text": "hi"})], vec![])),
-        ("4{\"message\":\"Invalid namespace\"}", Packet::new(PacketType::ConnectError, "/", Some(json!({"message": "Invalid namespace"})))),
-        ("3/admins,12[true]", Packet::ack("/admins", 12, vec![json!(true)], vec![])),
+        (
+            "0/admins,{\"token\":\"t\"}",
+            Packet::new(PacketType::Connect, "/admins", Some(json!({"token": "t"}))),
+        ),
+        (
+            "1/admins,",
+            Packet::new(PacketType::Disconnect, "/admins", None),
+        ),
+        (
+            "2[\"chat\",{\"text\":\"hi\"}]",
+            Packet::event("/", "chat", vec![json!({"text": "hi"})], vec![]),
+        ),
+        (
+            "4{\"message\":\"Invalid namespace\"}",
+            Packet::new(
+                PacketType::ConnectError,
+                "/",
+                Some(json!({"message": "Invalid namespace"})),
+            ),
+        ),
+        (
+            "3/admins,12[true]",
+            Packet::ack("/admins", 12, vec![json!(true)], vec![]),
+        ),
     ];
     for (text, packet) in cases {
-        assert_eq!(encode(&packet), text, "encoding {packet:?} (see {PACKETS_PAGE})");
-        assert_eq!(complete(text), packet, "decoding {text:?} (see {PACKETS_PAGE})");
+        assert_eq!(
+            encode(&packet),
+            text,
+            "encoding {packet:?} (see {PACKETS_PAGE})"
+        );
+        assert_eq!(
+            complete(text),
+            packet,
+            "decoding {text:?} (see {PACKETS_PAGE})"
+        );
     }
     let mut event = Packet::event("/", "echo", vec![json!("hi")], vec![]);
     event.id = Some(7);
@@ -141,14 +201,26 @@ fn step2_codec_reads_and_writes_the_protocol_examples() {
 
 #[test]
 fn step2_binary_packets_wait_for_their_attachments() {
-    let packet = Packet::event("/", "upload", vec![placeholder(0)], vec![bytes::Bytes::from_static(&[1, 2, 3])]);
+    let packet = Packet::event(
+        "/",
+        "upload",
+        vec![placeholder(0)],
+        vec![bytes::Bytes::from_static(&[1, 2, 3])],
+    );
     let text = encode(&packet);
-    assert_eq!(text, "51-[\"upload\",{\"_placeholder\":true,\"num\":0}]", "see {PACKETS_PAGE}");
+    assert_eq!(
+        text, "51-[\"upload\",{\"_placeholder\":true,\"num\":0}]",
+        "see {PACKETS_PAGE}"
+    );
     let Ok(Decoded::Partial(mut partial)) = decode(&text, 10) else {
         panic!("a BINARY_EVENT announcing 1 attachment must wait for it (see {PACKETS_PAGE})");
     };
     let done = partial.push(bytes::Bytes::from_static(&[1, 2, 3]));
-    assert_eq!(done, Some(Ok(packet)), "the attachment completes the packet");
+    assert_eq!(
+        done,
+        Some(Ok(packet)),
+        "the attachment completes the packet"
+    );
 }
 
 #[tokio::test]
@@ -159,7 +231,10 @@ async fn step2_invalid_socketio_packets_close_the_session() {
         ("truncated", "42[\"echo\",".into()),
         ("truncated binary header", "45".into()),
         ("multi-byte namespace without data", "42/é".into()),
-        ("multi-byte where the attachment count goes", "45é-[\"echo\"]".into()),
+        (
+            "multi-byte where the attachment count goes",
+            "45é-[\"echo\"]".into(),
+        ),
         ("invalid JSON", "42[\"echo\",}".into()),
         ("unknown packet type", "49[\"echo\"]".into()),
         ("non-array event data", "42{\"echo\":1}".into()),
@@ -167,17 +242,29 @@ async fn step2_invalid_socketio_packets_close_the_session() {
         ("event name not a string", "42[1,2]".into()),
         ("reserved event name", "42[\"disconnect\"]".into()),
         ("too many attachments", "4511-[\"echo\"]".into()),
-        ("huge attachment count", "4599999999999999999999-[\"echo\"]".into()),
+        (
+            "huge attachment count",
+            "4599999999999999999999-[\"echo\"]".into(),
+        ),
         ("deeply nested JSON", deep),
-        ("ack id overflowing u64", "4299999999999999999999[\"echo\"]".into()),
-        ("CONNECT_ERROR from a client", "44{\"message\":\"x\"}".into()),
+        (
+            "ack id overflowing u64",
+            "4299999999999999999999[\"echo\"]".into(),
+        ),
+        (
+            "CONNECT_ERROR from a client",
+            "44{\"message\":\"x\"}".into(),
+        ),
     ];
     for (what, bad) in cases {
         let mut ws = Ws::open(&server).await;
         ws.handshake().await;
         ws.assert_alive().await;
         ws.send(&bad).await;
-        ws.expect_closed(&format!("the session closed after {what} (see {PACKETS_PAGE})")).await;
+        ws.expect_closed(&format!(
+            "the session closed after {what} (see {PACKETS_PAGE})"
+        ))
+        .await;
     }
 }
 
@@ -188,7 +275,8 @@ async fn step2_binary_frame_nobody_announced_closes_the_session() {
     ws.handshake().await;
     ws.assert_alive().await;
     ws.send_binary(vec![1, 2, 3]).await;
-    ws.expect_closed("the session closed after an unannounced binary frame").await;
+    ws.expect_closed("the session closed after an unannounced binary frame")
+        .await;
 }
 
 mod step2_properties {
@@ -205,14 +293,15 @@ mod step2_properties {
     }
 
     fn json_value() -> BoxedStrategy<Value> {
-        json_leaf().prop_recursive(3, 24, 4, |inner| {
-            prop_oneof![
-                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-                prop::collection::hash_map("\\PC{0,6}", inner, 0..4)
-                    .prop_map(|m| Value::Object(m.into_iter().collect())),
-            ]
-        })
-        .boxed()
+        json_leaf()
+            .prop_recursive(3, 24, 4, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                    prop::collection::hash_map("\\PC{0,6}", inner, 0..4)
+                        .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+            .boxed()
     }
 
     fn nsp() -> impl Strategy<Value = String> {
@@ -233,15 +322,20 @@ mod step2_properties {
         let args = || prop::collection::vec(json_value(), 0..4);
         let blobs = || prop::collection::vec(prop::collection::vec(any::<u8>(), 0..16), 1..4);
         prop_oneof![
-            (nsp(), prop::option::of(object()))
-                .prop_map(|(n, d)| Packet::new(PacketType::Connect, n, d)),
+            (nsp(), prop::option::of(object())).prop_map(|(n, d)| Packet::new(
+                PacketType::Connect,
+                n,
+                d
+            )),
             nsp().prop_map(|n| Packet::new(PacketType::Disconnect, n, None)),
             (nsp(), object()).prop_map(|(n, d)| Packet::new(PacketType::ConnectError, n, Some(d))),
-            (nsp(), event_name(), args(), prop::option::of(any::<u64>())).prop_map(|(n, e, a, id)| {
-                let mut p = Packet::event(&n, &e, a, vec![]);
-                p.id = id;
-                p
-            }),
+            (nsp(), event_name(), args(), prop::option::of(any::<u64>())).prop_map(
+                |(n, e, a, id)| {
+                    let mut p = Packet::event(&n, &e, a, vec![]);
+                    p.id = id;
+                    p
+                }
+            ),
             (nsp(), any::<u64>(), args()).prop_map(|(n, id, a)| Packet::ack(&n, id, a, vec![])),
             (nsp(), event_name(), args(), blobs()).prop_map(|(n, e, mut a, b)| {
                 a.extend((0..b.len()).map(placeholder));
@@ -263,7 +357,8 @@ mod step2_properties {
                 for blob in &packet.attachments {
                     done = partial.push(blob.clone());
                 }
-                done.ok_or("attachments missing")?.map_err(|e| e.to_string())
+                done.ok_or("attachments missing")?
+                    .map_err(|e| e.to_string())
             }
         }
     }
@@ -297,7 +392,10 @@ async fn step3_connect_to_the_main_namespace() {
     let mut ws = Ws::open(&server).await;
     ws.handshake().await;
     let sid = ws.connect("/", None).await;
-    insta::assert_snapshot!("step3_connect_main_namespace", ws.transcript.redact(sid, "socket id").render());
+    insta::assert_snapshot!(
+        "step3_connect_main_namespace",
+        ws.transcript.redact(sid, "socket id").render()
+    );
 }
 
 #[tokio::test]
@@ -307,14 +405,21 @@ async fn step3_namespaces_are_multiplexed_and_unknown_ones_refused() {
     ws.handshake().await;
     let main = ws.connect("/", None).await;
     let admins = ws.connect("/admins", None).await;
-    assert_ne!(main, admins, "each namespace gives its own socket id (see {NAMESPACES_PAGE})");
+    assert_ne!(
+        main, admins,
+        "each namespace gives its own socket id (see {NAMESPACES_PAGE})"
+    );
     ws.send("40/nope,").await;
-    let refusal = ws.recv_text("the CONNECT_ERROR of an unknown namespace").await;
+    let refusal = ws
+        .recv_text("the CONNECT_ERROR of an unknown namespace")
+        .await;
     assert_eq!(
         refusal, "44/nope,{\"message\":\"Invalid namespace\"}",
         "an unknown namespace is answered as socket.io does (see {NAMESPACES_PAGE})"
     );
-    ws.transcript.redact(main, "socket id /").redact(admins, "socket id /admins");
+    ws.transcript
+        .redact(main, "socket id /")
+        .redact(admins, "socket id /admins");
     insta::assert_snapshot!("step3_namespaces", ws.transcript.render());
 }
 
@@ -330,8 +435,13 @@ async fn step3_auth_reaches_the_connect_handler() {
     let mut ws = Ws::open(&server).await;
     ws.handshake().await;
     ws.connect("/", Some(json!({"token": "abc"}))).await;
-    let auth = ws.recv_text("the `auth` event emitted by the connect handler").await;
-    assert_eq!(auth, "42[\"auth\",{\"token\":\"abc\"}]", "the CONNECT payload is the handshake auth (see {NAMESPACES_PAGE})");
+    let auth = ws
+        .recv_text("the `auth` event emitted by the connect handler")
+        .await;
+    assert_eq!(
+        auth, "42[\"auth\",{\"token\":\"abc\"}]",
+        "the CONNECT payload is the handshake auth (see {NAMESPACES_PAGE})"
+    );
 }
 
 #[tokio::test]
@@ -342,14 +452,16 @@ async fn step3_a_middleware_refusal_becomes_connect_error() {
         .ns("/", |_socket| {})
         .ns_with(
             "/admins",
-            NamespaceConfig::new(|_socket| {}).middleware(move |request: &mut socketio::ConnectRequest| {
-                counted.fetch_add(1, Ordering::SeqCst);
-                if request.auth["token"] == json!("secret") {
-                    Ok(())
-                } else {
-                    Err(ConnectError::new("not authorized").with_data(json!({"retry": false})))
-                }
-            }),
+            NamespaceConfig::new(|_socket| {}).middleware(
+                move |request: &mut socketio::ConnectRequest| {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    if request.auth["token"] == json!("secret") {
+                        Ok(())
+                    } else {
+                        Err(ConnectError::new("not authorized").with_data(json!({"retry": false})))
+                    }
+                },
+            ),
         )
         .build();
     let server = start(io).await;
@@ -362,7 +474,9 @@ async fn step3_a_middleware_refusal_becomes_connect_error() {
         "44/admins,{\"data\":{\"retry\":false},\"message\":\"not authorized\"}",
         "a middleware's error reaches the client as CONNECT_ERROR (see {NAMESPACES_PAGE})"
     );
-    let admins = ws.connect("/admins", Some(json!({"token": "secret"}))).await;
+    let admins = ws
+        .connect("/admins", Some(json!({"token": "secret"})))
+        .await;
     assert!(!admins.is_empty());
     // A second CONNECT to the same namespace is ignored: the middleware does not run again.
     ws.send("40/admins,{\"token\":\"secret\"}").await;
@@ -373,7 +487,11 @@ async fn step3_a_middleware_refusal_becomes_connect_error() {
         "44/nope,{\"message\":\"Invalid namespace\"}",
         "the second CONNECT must get no answer (see {NAMESPACES_PAGE})"
     );
-    assert_eq!(runs.load(Ordering::SeqCst), 2, "the middleware runs once per accepted CONNECT");
+    assert_eq!(
+        runs.load(Ordering::SeqCst),
+        2,
+        "the middleware runs once per accepted CONNECT"
+    );
 }
 
 #[tokio::test]
@@ -414,8 +532,14 @@ async fn step3_disconnecting_a_namespace_runs_the_disconnect_handler() {
     ws.handshake().await;
     let sid = ws.connect("/", None).await;
     ws.send("41").await;
-    let (gone, reason) = kit::within(WAIT, rx.recv(), "the disconnect handler").await.expect("a disconnect");
-    assert_eq!((gone.as_str(), reason.as_str()), (sid.as_str(), "client namespace disconnect"), "see {NAMESPACES_PAGE}");
+    let (gone, reason) = kit::within(WAIT, rx.recv(), "the disconnect handler")
+        .await
+        .expect("a disconnect");
+    assert_eq!(
+        (gone.as_str(), reason.as_str()),
+        (sid.as_str(), "client namespace disconnect"),
+        "see {NAMESPACES_PAGE}"
+    );
 }
 
 // ---------------------------------------------------------------- step 4: rooms
@@ -452,12 +576,23 @@ async fn step4_join_and_leave_rooms() {
     ws.send("42[\"join\",\"general\"]").await;
     ws.send("42[\"join\",\"music\"]").await;
     ws.send("42[\"join\",\"music\"]").await;
-    assert_eq!(rooms_of(&mut ws).await, json!([sid, "general", "music"]), "its own room first, then the joined ones, each once (see {ROOMS_PAGE})");
+    assert_eq!(
+        rooms_of(&mut ws).await,
+        json!([sid, "general", "music"]),
+        "its own room first, then the joined ones, each once (see {ROOMS_PAGE})"
+    );
     ws.send("42[\"leave\",\"music\"]").await;
-    assert_eq!(rooms_of(&mut ws).await, json!([sid, "general"]), "after leaving music (see {ROOMS_PAGE})");
+    assert_eq!(
+        rooms_of(&mut ws).await,
+        json!([sid, "general"]),
+        "after leaving music (see {ROOMS_PAGE})"
+    );
     let adapter = io.of("/").expect("namespace /").adapter().clone();
     assert_eq!(adapter.sockets_in(&["general".into()]), vec![sid.clone()]);
-    assert!(adapter.sockets_in(&["music".into()]).is_empty(), "nobody is left in music");
+    assert!(
+        adapter.sockets_in(&["music".into()]).is_empty(),
+        "nobody is left in music"
+    );
 }
 
 #[tokio::test]
@@ -479,10 +614,25 @@ async fn step4_rooms_are_per_namespace_and_members_counted_once() {
     let main = io.of("/").expect("namespace /").adapter().clone();
     let mut expected = vec![sid_a.clone(), sid_b.clone()];
     expected.sort();
-    assert_eq!(main.sockets_in(&["general".into(), "music".into()]), expected, "each member once (see {ROOMS_PAGE})");
-    assert_eq!(main.sockets_in(&[sid_a.clone()]), vec![sid_a.clone()], "a socket's own room holds just it");
-    let admins = io.of("/admins").expect("namespace /admins").adapter().clone();
-    assert!(admins.sockets_in(&["music".into()]).is_empty(), "rooms of / are not rooms of /admins (see {ROOMS_PAGE})");
+    assert_eq!(
+        main.sockets_in(&["general".into(), "music".into()]),
+        expected,
+        "each member once (see {ROOMS_PAGE})"
+    );
+    assert_eq!(
+        main.sockets_in(std::slice::from_ref(&sid_a)),
+        vec![sid_a.clone()],
+        "a socket's own room holds just it"
+    );
+    let admins = io
+        .of("/admins")
+        .expect("namespace /admins")
+        .adapter()
+        .clone();
+    assert!(
+        admins.sockets_in(&["music".into()]).is_empty(),
+        "rooms of / are not rooms of /admins (see {ROOMS_PAGE})"
+    );
 }
 
 #[tokio::test]
@@ -494,16 +644,31 @@ async fn step4_a_disconnected_socket_leaves_all_its_rooms() {
     let sid = a.connect("/", None).await;
     a.send("42[\"join\",\"general\"]").await;
     a.send("42[\"join\",\"video-games\"]").await;
-    assert_eq!(rooms_of(&mut a).await, json!([sid, "general", "video-games"]));
+    assert_eq!(
+        rooms_of(&mut a).await,
+        json!([sid, "general", "video-games"])
+    );
     a.send("1").await;
-    a.expect_closed("the session closed after the client's `1`").await;
+    a.expect_closed("the session closed after the client's `1`")
+        .await;
     let adapter = io.of("/").expect("namespace /").adapter().clone();
-    kit::within(WAIT, async {
-        while !adapter.sockets_in(&["general".into(), "video-games".into()]).is_empty() {
-            tokio::task::yield_now().await;
-        }
-    }, "the rooms to be empty after the disconnect (see book/src/02-socketio/rooms.md)").await;
-    assert!(adapter.rooms_of(&sid).len() <= 1, "only its own room may remain in the answer");
+    kit::within(
+        WAIT,
+        async {
+            while !adapter
+                .sockets_in(&["general".into(), "video-games".into()])
+                .is_empty()
+            {
+                tokio::task::yield_now().await;
+            }
+        },
+        "the rooms to be empty after the disconnect (see book/src/02-socketio/rooms.md)",
+    )
+    .await;
+    assert!(
+        adapter.rooms_of(&sid).len() <= 1,
+        "only its own room may remain in the answer"
+    );
 }
 
 // ---------------------------------------------------------------- step 5: broadcast and acks
@@ -525,10 +690,16 @@ async fn step5_chat_to_a_room_reaches_its_members_except_the_sender() {
     let mut c = chat_clients(&server, 3).await;
     for (ws, _) in c.iter_mut().take(2) {
         ws.send("421[\"join\",\"general\"]").await;
-        assert_eq!(ws.recv_text("the join ack").await, "431[true]", "join acks [true] (see {ROOMS_PAGE})");
+        assert_eq!(
+            ws.recv_text("the join ack").await,
+            "431[true]",
+            "join acks [true] (see {ROOMS_PAGE})"
+        );
     }
     let sender = c[0].1.clone();
-    c[0].0.send("42[\"chat\",{\"room\":\"general\",\"text\":\"hi\"}]").await;
+    c[0].0
+        .send("42[\"chat\",{\"room\":\"general\",\"text\":\"hi\"}]")
+        .await;
     let got = c[1].0.recv_text("the chat message in general").await;
     assert_eq!(
         got,
@@ -539,10 +710,17 @@ async fn step5_chat_to_a_room_reaches_its_members_except_the_sender() {
     for i in [0, 2] {
         let ws = &mut c[i].0;
         ws.send("421[\"echo\",\"marker\"]").await;
-        assert_eq!(ws.recv_text("the echo marker").await, "431[\"marker\"]", "nothing but the marker expected (see {BROADCAST_PAGE})");
+        assert_eq!(
+            ws.recv_text("the echo marker").await,
+            "431[\"marker\"]",
+            "nothing but the marker expected (see {BROADCAST_PAGE})"
+        );
     }
     let receiver = c[1].1.clone();
-    c[1].0.transcript.redact(sender, "sender id").redact(receiver, "socket id");
+    c[1].0
+        .transcript
+        .redact(sender, "sender id")
+        .redact(receiver, "socket id");
     insta::assert_snapshot!("step5_chat_room", c[1].0.transcript.render());
 }
 
@@ -557,12 +735,24 @@ async fn step5_chat_without_room_reaches_the_whole_namespace_except_the_sender()
     let sender = c[0].1.clone();
     for (ws, _) in c.iter_mut().skip(1) {
         let got = ws.recv_text("the namespace-wide chat").await;
-        assert_eq!(got, format!("42[\"chat\",{{\"from\":\"{sender}\",\"text\":\"all\"}}]"), "see {BROADCAST_PAGE}");
+        assert_eq!(
+            got,
+            format!("42[\"chat\",{{\"from\":\"{sender}\",\"text\":\"all\"}}]"),
+            "see {BROADCAST_PAGE}"
+        );
     }
     c[0].0.send("421[\"echo\",\"marker\"]").await;
-    assert_eq!(c[0].0.recv_text("the echo marker").await, "431[\"marker\"]", "the sender gets nothing but its marker (see {BROADCAST_PAGE})");
+    assert_eq!(
+        c[0].0.recv_text("the echo marker").await,
+        "431[\"marker\"]",
+        "the sender gets nothing but its marker (see {BROADCAST_PAGE})"
+    );
     admin.send("42/admins,1[\"echo\",\"marker\"]").await;
-    assert_eq!(admin.recv_text("the echo marker").await, "43/admins,1[\"marker\"]", "another namespace gets nothing (see {BROADCAST_PAGE})");
+    assert_eq!(
+        admin.recv_text("the echo marker").await,
+        "43/admins,1[\"marker\"]",
+        "another namespace gets nothing (see {BROADCAST_PAGE})"
+    );
 }
 
 #[tokio::test]
@@ -590,13 +780,18 @@ async fn step5_operators_deliver_once_and_honour_exceptions() {
         let mut got = Vec::new();
         loop {
             let text = ws.recv_event("a news broadcast").await;
-            let n = serde_json::from_str::<Value>(&text[2..]).expect("JSON")[1].as_i64().unwrap_or(-1);
+            let n = serde_json::from_str::<Value>(&text[2..]).expect("JSON")[1]
+                .as_i64()
+                .unwrap_or(-1);
             got.push(n);
             if n == 4 {
                 break;
             }
         }
-        assert_eq!(got, expected[i], "client {i}: each broadcast once, exceptions skipped (see {BROADCAST_PAGE})");
+        assert_eq!(
+            got, expected[i],
+            "client {i}: each broadcast once, exceptions skipped (see {BROADCAST_PAGE})"
+        );
     }
 }
 
@@ -607,15 +802,23 @@ async fn step5_echo_acks_with_the_same_arguments_binary_included() {
     let open = ws.handshake().await;
     let sid = ws.connect("/", None).await;
     ws.send("4212[\"echo\",\"hi\",{\"n\":1}]").await;
-    assert_eq!(ws.recv_text("the echo ack").await, "4312[\"hi\",{\"n\":1}]", "see {ACKS_PAGE}");
-    ws.send("451-13[\"echo\",{\"_placeholder\":true,\"num\":0}]").await;
+    assert_eq!(
+        ws.recv_text("the echo ack").await,
+        "4312[\"hi\",{\"n\":1}]",
+        "see {ACKS_PAGE}"
+    );
+    ws.send("451-13[\"echo\",{\"_placeholder\":true,\"num\":0}]")
+        .await;
     ws.send_binary(vec![0xde, 0xad, 0xbe, 0xef]).await;
     assert_eq!(
         ws.recv_text("the binary ack").await,
         "461-13[{\"_placeholder\":true,\"num\":0}]",
         "a binary ack announces its attachment (see {ACKS_PAGE})"
     );
-    assert_eq!(ws.recv_binary("the ack's attachment").await, vec![0xde, 0xad, 0xbe, 0xef]);
+    assert_eq!(
+        ws.recv_binary("the ack's attachment").await,
+        vec![0xde, 0xad, 0xbe, 0xef]
+    );
     assert!(open["sid"].is_string());
     ws.transcript.redact(sid, "socket id");
     insta::assert_snapshot!("step5_echo_acks", ws.transcript.render());
@@ -629,7 +832,8 @@ async fn step5_server_ack_resolves_and_its_timeout_cleans_up() {
         .ns("/", move |socket| {
             let tx = tx.clone();
             socket.on("ask", move |socket, _event| {
-                let reply = socket.emit_with_ack("question", vec![json!("?")], Duration::from_millis(300));
+                let reply =
+                    socket.emit_with_ack("question", vec![json!("?")], Duration::from_millis(300));
                 let tx = tx.clone();
                 tokio::spawn(async move {
                     let result = reply.await;
@@ -645,19 +849,45 @@ async fn step5_server_ack_resolves_and_its_timeout_cleans_up() {
     // Answered in time.
     ws.send("42[\"ask\"]").await;
     let question = ws.recv_event("the server's question with an ack id").await;
-    let id = question[2..].split('[').next().unwrap_or_default().to_owned();
-    assert!(!id.is_empty() && question.ends_with("[\"question\",\"?\"]"), "expected `42<id>[\"question\",\"?\"]`, got {question:?} (see {ACKS_PAGE})");
+    let id = question[2..]
+        .split('[')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        !id.is_empty() && question.ends_with("[\"question\",\"?\"]"),
+        "expected `42<id>[\"question\",\"?\"]`, got {question:?} (see {ACKS_PAGE})"
+    );
     ws.send(&format!("43{id}[\"answer\"]")).await;
-    let (result, pending) = kit::within(WAIT, rx.recv(), "the ack result").await.expect("a result");
-    assert_eq!(result.map(|r| r.args), Ok(vec![json!("answer")]), "see {ACKS_PAGE}");
+    let (result, pending) = kit::within(WAIT, rx.recv(), "the ack result")
+        .await
+        .expect("a result");
+    assert_eq!(
+        result.map(|r| r.args),
+        Ok(vec![json!("answer")]),
+        "see {ACKS_PAGE}"
+    );
     assert_eq!(pending, 0, "a resolved ack is no longer pending");
     // Not answered: times out, and the id is forgotten.
     ws.send("42[\"ask\"]").await;
     let question = ws.recv_event("the second question").await;
-    let id = question[2..].split('[').next().unwrap_or_default().to_owned();
-    let (result, pending) = kit::within(WAIT, rx.recv(), "the ack timeout").await.expect("a result");
-    assert_eq!(result, Err(socketio::AckError::Timeout(Duration::from_millis(300))), "see {ACKS_PAGE}");
-    assert_eq!(pending, 0, "a timed-out ack must be cleaned up (see {ACKS_PAGE})");
+    let id = question[2..]
+        .split('[')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let (result, pending) = kit::within(WAIT, rx.recv(), "the ack timeout")
+        .await
+        .expect("a result");
+    assert_eq!(
+        result,
+        Err(socketio::AckError::Timeout(Duration::from_millis(300))),
+        "see {ACKS_PAGE}"
+    );
+    assert_eq!(
+        pending, 0,
+        "a timed-out ack must be cleaned up (see {ACKS_PAGE})"
+    );
     // A late ack is ignored, and the session lives on.
     ws.send(&format!("43{id}[\"late\"]")).await;
     ws.assert_alive().await;
@@ -670,17 +900,41 @@ async fn step6_polling_handshake_connect_and_echo() {
     let server = start(chat_io(Config::default())).await;
     let mut p = Polling::open(&server).await;
     let open = p.open.clone();
-    assert_eq!(open["upgrades"], json!(["websocket"]), "polling offers the upgrade (see {POLLING_PAGE})");
+    assert_eq!(
+        open["upgrades"],
+        json!(["websocket"]),
+        "polling offers the upgrade (see {POLLING_PAGE})"
+    );
     p.post("40").await;
     let connect = p.get().await;
-    let sid: Value = serde_json::from_str(connect.strip_prefix("40").unwrap_or("null")).unwrap_or_default();
-    let sid = sid["sid"].as_str().unwrap_or_else(|| panic!("expected `40{{\"sid\":...}}`, got {connect:?} (see {POLLING_PAGE})")).to_owned();
+    let sid: Value =
+        serde_json::from_str(connect.strip_prefix("40").unwrap_or("null")).unwrap_or_default();
+    let sid = sid["sid"]
+        .as_str()
+        .unwrap_or_else(|| {
+            panic!("expected `40{{\"sid\":...}}`, got {connect:?} (see {POLLING_PAGE})")
+        })
+        .to_owned();
     p.post("421[\"echo\",1]\u{1e}422[\"echo\",2]").await;
-    assert_eq!(p.get().await, "431[1]\u{1e}432[2]", "two packets in one payload, separated by \\x1e (see {POLLING_PAGE})");
-    p.post("451-3[\"echo\",{\"_placeholder\":true,\"num\":0}]\u{1e}bAQID").await;
-    assert_eq!(p.get().await, "461-3[{\"_placeholder\":true,\"num\":0}]\u{1e}bAQID", "binary travels as b<base64> (see {POLLING_PAGE})");
-    p.transcript.redact(p.sid.clone(), "sid").redact(sid, "socket id");
-    insta::assert_snapshot!("step6_polling", p.transcript.render().replace('\u{1e}', "<RS>"));
+    assert_eq!(
+        p.get().await,
+        "431[1]\u{1e}432[2]",
+        "two packets in one payload, separated by \\x1e (see {POLLING_PAGE})"
+    );
+    p.post("451-3[\"echo\",{\"_placeholder\":true,\"num\":0}]\u{1e}bAQID")
+        .await;
+    assert_eq!(
+        p.get().await,
+        "461-3[{\"_placeholder\":true,\"num\":0}]\u{1e}bAQID",
+        "binary travels as b<base64> (see {POLLING_PAGE})"
+    );
+    p.transcript
+        .redact(p.sid.clone(), "sid")
+        .redact(sid, "socket id");
+    insta::assert_snapshot!(
+        "step6_polling",
+        p.transcript.render().replace('\u{1e}', "<RS>")
+    );
 }
 
 #[tokio::test]
@@ -694,42 +948,99 @@ async fn step6_upgrade_from_polling_to_websocket() {
         let (http, url) = (p.http.clone(), p.url());
         tokio::spawn(async move { http.get(url).send().await.ok()?.text().await.ok() })
     };
-    let mut ws = Ws::open_url(&server.ws_url(&format!("/socket.io/?EIO=4&transport=websocket&sid={}", p.sid))).await;
+    let mut ws = Ws::open_url(&server.ws_url(&format!(
+        "/socket.io/?EIO=4&transport=websocket&sid={}",
+        p.sid
+    )))
+    .await;
     ws.send("2probe").await;
-    assert_eq!(ws.recv_text("the probe answer").await, "3probe", "see {POLLING_PAGE}");
-    let released = kit::within(WAIT, pending, "the pending GET to return during the upgrade").await;
-    assert_eq!(released.ok().flatten().as_deref(), Some("6"), "the pending GET returns a noop (see {POLLING_PAGE})");
+    assert_eq!(
+        ws.recv_text("the probe answer").await,
+        "3probe",
+        "see {POLLING_PAGE}"
+    );
+    let released = kit::within(
+        WAIT,
+        pending,
+        "the pending GET to return during the upgrade",
+    )
+    .await;
+    assert_eq!(
+        released.ok().flatten().as_deref(),
+        Some("6"),
+        "the pending GET returns a noop (see {POLLING_PAGE})"
+    );
     ws.send("5").await;
     ws.send("421[\"echo\",\"over websocket\"]").await;
-    assert_eq!(ws.recv_text("the echo over the upgraded transport").await, "431[\"over websocket\"]", "see {POLLING_PAGE}");
+    assert_eq!(
+        ws.recv_text("the echo over the upgraded transport").await,
+        "431[\"over websocket\"]",
+        "see {POLLING_PAGE}"
+    );
     let after = p.http.get(p.url()).send().await.expect("GET");
-    assert_eq!(after.status(), 400, "polling is refused once upgraded (see {POLLING_PAGE})");
+    assert_eq!(
+        after.status(),
+        400,
+        "polling is refused once upgraded (see {POLLING_PAGE})"
+    );
     ws.transcript.redact(p.sid.clone(), "sid");
     insta::assert_snapshot!("step6_upgrade", ws.transcript.render());
 }
 
 #[tokio::test]
 async fn step6_bad_polling_requests_have_defined_answers() {
-    let config = Config { max_payload: 1000, ..Config::default() };
+    let config = Config {
+        max_payload: 1000,
+        ..Config::default()
+    };
     let server = start(chat_io(config)).await;
     let http = reqwest::Client::new();
-    let unknown = http.get(server.url("/socket.io/?EIO=4&transport=polling&sid=nope")).send().await.expect("GET");
-    assert_eq!(unknown.status(), 400, "an unknown sid is refused (see {POLLING_PAGE})");
-    assert_eq!(unknown.json::<Value>().await.ok(), Some(json!({"code": 1, "message": "Session ID unknown"})));
+    let unknown = http
+        .get(server.url("/socket.io/?EIO=4&transport=polling&sid=nope"))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(
+        unknown.status(),
+        400,
+        "an unknown sid is refused (see {POLLING_PAGE})"
+    );
+    assert_eq!(
+        unknown.json::<Value>().await.ok(),
+        Some(json!({"code": 1, "message": "Session ID unknown"}))
+    );
     // An oversized body: 413, and the session is closed.
     let mut p = Polling::open(&server).await;
     p.post("40").await;
     p.get().await;
-    let big = http.post(p.url()).body(format!("42[\"echo\",\"{}\"]", "x".repeat(5000))).send().await.expect("POST");
-    assert_eq!(big.status(), 413, "a body over maxPayload is refused (see {POLLING_PAGE})");
+    let big = http
+        .post(p.url())
+        .body(format!("42[\"echo\",\"{}\"]", "x".repeat(5000)))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(
+        big.status(),
+        413,
+        "a body over maxPayload is refused (see {POLLING_PAGE})"
+    );
     let gone = http.get(p.url()).send().await.expect("GET");
     assert_eq!(gone.status(), 400, "and its session is closed");
     // Invalid UTF-8 (a multi-byte character cut in half): 400, and the session is closed.
     let mut p = Polling::open(&server).await;
     p.post("40").await;
     p.get().await;
-    let cut = http.post(p.url()).body(vec![b'4', b'2', 0xc3]).send().await.expect("POST");
-    assert_eq!(cut.status(), 400, "a payload that is not UTF-8 is refused (see {POLLING_PAGE})");
+    let cut = http
+        .post(p.url())
+        .body(vec![b'4', b'2', 0xc3])
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(
+        cut.status(),
+        400,
+        "a payload that is not UTF-8 is refused (see {POLLING_PAGE})"
+    );
     let gone = http.get(p.url()).send().await.expect("GET");
     assert_eq!(gone.status(), 400, "and its session is closed");
 }
@@ -774,7 +1085,9 @@ mod support {
         }
     }
 
-    type Stream = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+    type Stream = tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >;
 
     /// One raw WebSocket to the server.
     pub struct Ws {
@@ -801,36 +1114,57 @@ mod support {
             let (stream, _) = kit::within(WAIT, connecting, "the WebSocket handshake")
                 .await
                 .unwrap_or_else(|e| panic!("the WebSocket to {url} failed: {e}"));
-            Ws { stream, transcript: kit::Transcript::new() }
+            Ws {
+                stream,
+                transcript: kit::Transcript::new(),
+            }
         }
 
         pub async fn send(&mut self, text: &str) {
-            let shown: String = if text.len() > 200 { format!("{}... ({} bytes)", &text[..text.floor_char_boundary(60)], text.len()) } else { text.to_owned() };
+            let shown: String = if text.len() > 200 {
+                format!(
+                    "{}... ({} bytes)",
+                    text.chars().take(60).collect::<String>(),
+                    text.len()
+                )
+            } else {
+                text.to_owned()
+            };
             self.transcript.client(shown);
             // The server may already have closed: the next read says so.
             let _ = self.stream.send(Message::text(text)).await;
         }
 
         pub async fn send_binary(&mut self, data: Vec<u8>) {
-            self.transcript.client(format!("(binary) {}", kit::transcript::hex(&data)));
+            self.transcript
+                .client(format!("(binary) {}", kit::transcript::hex(&data)));
             let _ = self.stream.send(Message::binary(data)).await;
         }
 
         /// The next frame (WebSocket pings and pongs skipped), or `Closed`.
         pub async fn next(&mut self, what: &str) -> Frame {
-            let frame = kit::within(WAIT, async {
-                loop {
-                    match self.stream.next().await {
-                        Some(Ok(Message::Text(text))) => return Frame::Text(text.to_string()),
-                        Some(Ok(Message::Binary(data))) => return Frame::Binary(data.to_vec()),
-                        Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return Frame::Closed,
-                        Some(Ok(_)) => continue,
+            let frame = kit::within(
+                WAIT,
+                async {
+                    loop {
+                        match self.stream.next().await {
+                            Some(Ok(Message::Text(text))) => return Frame::Text(text.to_string()),
+                            Some(Ok(Message::Binary(data))) => return Frame::Binary(data.to_vec()),
+                            Some(Ok(Message::Close(_))) | None | Some(Err(_)) => {
+                                return Frame::Closed;
+                            }
+                            Some(Ok(_)) => continue,
+                        }
                     }
-                }
-            }, what).await;
+                },
+                what,
+            )
+            .await;
             match &frame {
                 Frame::Text(text) => self.transcript.server(text),
-                Frame::Binary(data) => self.transcript.server(format!("(binary) {}", kit::transcript::hex(data))),
+                Frame::Binary(data) => self
+                    .transcript
+                    .server(format!("(binary) {}", kit::transcript::hex(data))),
                 Frame::Closed => self.transcript.note("the server closed the connection"),
             };
             frame
@@ -869,18 +1203,27 @@ mod support {
             let json: Value = open
                 .strip_prefix('0')
                 .and_then(|json| serde_json::from_str(json).ok())
-                .unwrap_or_else(|| panic!("expected the open packet `0{{...}}`, got {open:?} (see {ENGINE_PAGE})"));
+                .unwrap_or_else(|| {
+                    panic!("expected the open packet `0{{...}}`, got {open:?} (see {ENGINE_PAGE})")
+                });
             // The session id changes every run: the snapshots show a placeholder.
-            self.transcript.redact(json["sid"].as_str().unwrap_or_default(), "sid");
+            self.transcript
+                .redact(json["sid"].as_str().unwrap_or_default(), "sid");
             json
         }
 
         /// Connects to namespace `nsp` and returns the socket id of `40{"sid":...}`.
         pub async fn connect(&mut self, nsp: &str, auth: Option<Value>) -> String {
-            let prefix = if nsp == "/" { String::new() } else { format!("{nsp},") };
+            let prefix = if nsp == "/" {
+                String::new()
+            } else {
+                format!("{nsp},")
+            };
             let auth = auth.map(|a| a.to_string()).unwrap_or_default();
             self.send(&format!("40{prefix}{auth}")).await;
-            let answer = self.recv_event(&format!("the CONNECT answer of {nsp}")).await;
+            let answer = self
+                .recv_event(&format!("the CONNECT answer of {nsp}"))
+                .await;
             answer
                 .strip_prefix(&format!("40{prefix}"))
                 .and_then(|json| serde_json::from_str::<Value>(json).ok())
@@ -892,7 +1235,9 @@ mod support {
         pub async fn assert_alive(&mut self) {
             match self.next("a ping, proof the session is alive").await {
                 Frame::Text(text) if text == "2" => self.send("3").await,
-                other => panic!("expected the session to live on (a ping `2`), got {other:?} (see {ENGINE_PAGE})"),
+                other => panic!(
+                    "expected the session to live on (a ping `2`), got {other:?} (see {ENGINE_PAGE})"
+                ),
             }
         }
 
@@ -924,16 +1269,28 @@ mod support {
             let base = server.url("/socket.io/?EIO=4&transport=polling");
             let mut transcript = kit::Transcript::new();
             transcript.client("GET /socket.io/?EIO=4&transport=polling");
-            let body = kit::within(WAIT, async { http.get(&base).send().await?.text().await }, "the polling handshake")
-                .await
-                .expect("the handshake GET");
+            let body = kit::within(
+                WAIT,
+                async { http.get(&base).send().await?.text().await },
+                "the polling handshake",
+            )
+            .await
+            .expect("the handshake GET");
             transcript.server(&body);
             let open: Value = body
                 .strip_prefix('0')
                 .and_then(|json| serde_json::from_str(json).ok())
-                .unwrap_or_else(|| panic!("expected the open packet `0{{...}}`, got {body:?} (see {POLLING_PAGE})"));
+                .unwrap_or_else(|| {
+                    panic!("expected the open packet `0{{...}}`, got {body:?} (see {POLLING_PAGE})")
+                });
             let sid = open["sid"].as_str().unwrap_or_default().to_owned();
-            Polling { http, base, sid, open, transcript }
+            Polling {
+                http,
+                base,
+                sid,
+                open,
+                transcript,
+            }
         }
 
         pub fn url(&self) -> String {
@@ -942,19 +1299,31 @@ mod support {
 
         pub async fn post(&mut self, payload: &str) {
             self.transcript.client(format!("POST {payload}"));
-            let response = kit::within(WAIT, self.http.post(self.url()).body(payload.to_owned()).send(), "the POST answer")
-                .await
-                .expect("POST");
+            let response = kit::within(
+                WAIT,
+                self.http.post(self.url()).body(payload.to_owned()).send(),
+                "the POST answer",
+            )
+            .await
+            .expect("POST");
             let status = response.status();
             let body = response.text().await.unwrap_or_default();
-            assert_eq!((status.as_u16(), body.as_str()), (200, "ok"), "a valid POST is answered `ok` (see {POLLING_PAGE})");
+            assert_eq!(
+                (status.as_u16(), body.as_str()),
+                (200, "ok"),
+                "a valid POST is answered `ok` (see {POLLING_PAGE})"
+            );
         }
 
         pub async fn get(&mut self) -> String {
             self.transcript.client("GET");
-            let response = kit::within(WAIT, async { self.http.get(self.url()).send().await?.text().await }, "the GET answer")
-                .await
-                .expect("GET");
+            let response = kit::within(
+                WAIT,
+                async { self.http.get(self.url()).send().await?.text().await },
+                "the GET answer",
+            )
+            .await
+            .expect("GET");
             self.transcript.server(&response);
             response
         }

@@ -115,7 +115,9 @@ impl AckSender {
 
     /// Acknowledges with `args` and binary attachments (`6<n>-<id>[...]`).
     pub fn send_binary(self, args: Vec<Value>, binary: Vec<Bytes>) -> bool {
+        // ANCHOR: ack_sender
         let packet = Packet::ack(self.socket.namespace().name(), self.id, args, binary);
         self.socket.send_packet(&packet)
+        // ANCHOR_END: ack_sender
     }
 }

@@ -46,30 +46,45 @@ pub struct LocalSockets(Arc<RwLock<HashMap<String, Socket>>>);
 
 impl LocalSockets {
     pub(crate) fn insert(&self, socket: Socket) {
-        let mut map = self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut map = self
+            .0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         map.insert(socket.id().to_owned(), socket);
     }
 
     pub(crate) fn remove(&self, sid: &str) {
-        let mut map = self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut map = self
+            .0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         map.remove(sid);
     }
 
     /// The socket with this id, if it is connected here.
     pub fn get(&self, sid: &str) -> Option<Socket> {
-        let map = self.0.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let map = self
+            .0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         map.get(sid).cloned()
     }
 
     /// The ids of every local socket.
     pub fn ids(&self) -> Vec<String> {
-        let map = self.0.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let map = self
+            .0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         map.keys().cloned().collect()
     }
 
     /// Whether a socket with this id is connected here.
     pub fn contains(&self, sid: &str) -> bool {
-        let map = self.0.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let map = self
+            .0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         map.contains_key(sid)
     }
 

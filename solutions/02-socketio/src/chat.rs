@@ -26,14 +26,19 @@ pub fn register(socket: &Socket) {
         ack(event, vec![Value::Bool(ok)]);
     });
     socket.on("leave", |socket, event| {
-        let ok = room_arg(&event).inspect(|room| socket.leave(room)).is_some();
+        let ok = room_arg(&event)
+            .inspect(|room| socket.leave(room))
+            .is_some();
         ack(event, vec![Value::Bool(ok)]);
     });
     socket.on("chat", |socket, event| {
         let Some(Value::Object(mut message)) = event.args.into_iter().next() else {
             return;
         };
-        let room = message.get("room").and_then(Value::as_str).map(str::to_owned);
+        let room = message
+            .get("room")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         message.insert("from".into(), Value::String(socket.id().to_owned()));
         let operator = match room {
             Some(room) => socket.to(room),
@@ -49,7 +54,11 @@ pub fn register(socket: &Socket) {
 }
 
 fn room_arg(event: &Event) -> Option<String> {
-    event.args.first().and_then(Value::as_str).map(str::to_owned)
+    event
+        .args
+        .first()
+        .and_then(Value::as_str)
+        .map(str::to_owned)
 }
 
 fn ack(event: Event, args: Vec<Value>) {

@@ -46,7 +46,11 @@ impl Client {
     }
 
     /// Closes the session if no namespace was joined within `timeout`.
-    pub(crate) fn spawn_connect_timeout(client: Weak<Client>, session: Arc<Session>, timeout: std::time::Duration) {
+    pub(crate) fn spawn_connect_timeout(
+        client: Weak<Client>,
+        session: Arc<Session>,
+        timeout: std::time::Duration,
+    ) {
         tokio::spawn(async move {
             tokio::select! {
                 _ = session.closed() => {}
@@ -108,7 +112,8 @@ impl Client {
         }
         let Some(ns) = self.namespaces.get(&packet.nsp).cloned() else {
             let error = ConnectError::new("Invalid namespace");
-            self.session.send(Socket::frame(&connect_error(&packet.nsp, &error)));
+            self.session
+                .send(Socket::frame(&connect_error(&packet.nsp, &error)));
             return;
         };
         let Ok(socket) = ns.connect(&self.session, packet.data) else {

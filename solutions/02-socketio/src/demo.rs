@@ -36,7 +36,9 @@ pub fn app(config: Config) -> (SocketIo, Router) {
         .route("/", get(|| async { Html(PAGE) }))
         .route(
             "/client.js",
-            get(|| async { ([(header::CONTENT_TYPE, "text/javascript")], CLIENT_JS).into_response() }),
+            get(|| async {
+                ([(header::CONTENT_TYPE, "text/javascript")], CLIENT_JS).into_response()
+            }),
         )
         .merge(io.router())
         .layer(cors());

@@ -139,7 +139,11 @@ impl Namespace {
         }
         let restored = self.restore(&auth);
         let (sid, pid, rooms) = match &restored {
-            Some(saved) => (saved.sid.clone(), Some(saved.pid.clone()), saved.rooms.clone()),
+            Some(saved) => (
+                saved.sid.clone(),
+                Some(saved.pid.clone()),
+                saved.rooms.clone(),
+            ),
             None => (
                 Alphanumeric.sample_string(&mut rand::rng(), 20),
                 self.store
@@ -160,7 +164,11 @@ impl Namespace {
         if let Some(pid) = socket.pid() {
             answer["pid"] = json!(pid);
         }
-        socket.send_packet(&Packet::new(PacketType::Connect, self.name.clone(), Some(answer)));
+        socket.send_packet(&Packet::new(
+            PacketType::Connect,
+            self.name.clone(),
+            Some(answer),
+        ));
         Ok(socket)
         // ANCHOR_END: connect
     }
@@ -174,7 +182,9 @@ impl Namespace {
         let store = self.store.as_ref()?;
         let pid = auth.get("pid")?.as_str()?;
         let offset = auth.get("offset").and_then(Value::as_str);
-        store.restore(pid, offset).filter(|saved| saved.namespace == self.name)
+        store
+            .restore(pid, offset)
+            .filter(|saved| saved.namespace == self.name)
     }
 
     pub(crate) fn store(&self) -> Option<&Arc<dyn SessionStore>> {

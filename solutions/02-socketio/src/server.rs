@@ -47,7 +47,11 @@ impl SocketIoBuilder {
     }
 
     /// Adds namespace `name`; `on_connect` receives each socket that connects to it.
-    pub fn ns(self, name: &str, on_connect: impl Fn(Socket) + Send + Sync + 'static) -> SocketIoBuilder {
+    pub fn ns(
+        self,
+        name: &str,
+        on_connect: impl Fn(Socket) + Send + Sync + 'static,
+    ) -> SocketIoBuilder {
         self.ns_with(name, NamespaceConfig::new(on_connect))
     }
 

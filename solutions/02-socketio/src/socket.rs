@@ -139,7 +139,11 @@ impl Socket {
     }
 
     /// Registers the handler of event `name` (replacing a previous one).
-    pub fn on(&self, name: impl Into<String>, handler: impl Fn(Socket, Event) + Send + Sync + 'static) {
+    pub fn on(
+        &self,
+        name: impl Into<String>,
+        handler: impl Fn(Socket, Event) + Send + Sync + 'static,
+    ) {
         lock(&self.inner.handlers).insert(name.into(), Arc::new(handler));
     }
 
@@ -222,7 +226,11 @@ impl Socket {
 
     /// Disconnects this socket from its namespace (`1` to the client); the connection stays.
     pub fn disconnect(&self) {
-        let packet = Packet::new(crate::protocol::PacketType::Disconnect, self.inner.ns.name(), None);
+        let packet = Packet::new(
+            crate::protocol::PacketType::Disconnect,
+            self.inner.ns.name(),
+            None,
+        );
         self.send_packet(&packet);
         self.close("server namespace disconnect");
     }
@@ -291,7 +299,11 @@ impl Socket {
             binary: packet.attachments,
         };
         if !self.inner.acks.resolve(id, response) {
-            tracing::debug!(sid = self.id(), id, "ack nobody waits for (late or unknown)");
+            tracing::debug!(
+                sid = self.id(),
+                id,
+                "ack nobody waits for (late or unknown)"
+            );
         }
         // ANCHOR_END: on_ack
     }
@@ -306,7 +318,11 @@ impl Socket {
             "client namespace disconnect" | "server namespace disconnect"
         );
         if let (true, Some(store), Some(pid)) = (recoverable, self.inner.ns.store(), self.pid()) {
-            let rooms = self.rooms().into_iter().filter(|r| r != self.id()).collect();
+            let rooms = self
+                .rooms()
+                .into_iter()
+                .filter(|r| r != self.id())
+                .collect();
             store.save(SavedSession {
                 pid: pid.to_owned(),
                 sid: self.id().to_owned(),

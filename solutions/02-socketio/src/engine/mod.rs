@@ -115,9 +115,7 @@ impl Engine {
         let query: HashMap<String, String> = parts
             .uri
             .query()
-            .map(|q| {
-                url_decode_pairs(q)
-            })
+            .map(url_decode_pairs)
             .unwrap_or_default();
         if query.get("EIO").map(String::as_str) != Some("4") {
             return error(5, "Unsupported protocol version");
@@ -127,9 +125,7 @@ impl Engine {
             Some("websocket") => {
                 let existing = match &sid {
                     Some(sid) => match self.get(sid) {
-                        Some(session) if session.transport() == Transport::Polling => {
-                            Some(session)
-                        }
+                        Some(session) if session.transport() == Transport::Polling => Some(session),
                         Some(_) => return error(3, "Bad request"),
                         None => return error(1, "Session ID unknown"),
                     },
@@ -225,6 +221,14 @@ pub(crate) fn dispatch_text(session: &Arc<Session>, text: &str) -> Result<(), pa
     Ok(())
 }
 
+/// Runs the layer above's code; a panic there (an application bug, or the lab's `todo!`)
+/// closes this session instead of killing the transport task and leaving the client hanging.
+pub(crate) fn guarded(session: &Session, f: impl FnOnce()) {
+    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_err() {
+        session.close(session::CloseReason::ServerClose);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::percent_decode;
@@ -235,13 +239,5 @@ mod tests {
         assert_eq!(percent_decode("%"), "%");
         assert_eq!(percent_decode("%e"), "%e");
         assert_eq!(percent_decode("%zz"), "%zz");
-    }
-}
-
-/// Runs the layer above's code; a panic there (an application bug, or the lab's `todo!`)
-/// closes this session instead of killing the transport task and leaving the client hanging.
-pub(crate) fn guarded(session: &Session, f: impl FnOnce()) {
-    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_err() {
-        session.close(session::CloseReason::ServerClose);
     }
 }

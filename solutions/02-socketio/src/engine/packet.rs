@@ -95,7 +95,12 @@ impl Outgoing {
 
     /// The size this packet takes in a polling payload (approximate for base64).
     pub fn polling_len(&self) -> usize {
-        self.text.len() + self.binary.iter().map(|b| 2 + b.len() * 4 / 3).sum::<usize>()
+        self.text.len()
+            + self
+                .binary
+                .iter()
+                .map(|b| 2 + b.len() * 4 / 3)
+                .sum::<usize>()
     }
 }
 

@@ -32,7 +32,11 @@ pub fn text_response(body: String) -> Response {
 }
 
 fn bad_request(session: &Session, status: StatusCode, why: &'static str) -> Response {
-    tracing::debug!(sid = session.sid(), why, "polling request refused, session closed");
+    tracing::debug!(
+        sid = session.sid(),
+        why,
+        "polling request refused, session closed"
+    );
     session.close(CloseReason::TransportError);
     (status, why).into_response()
 }
@@ -55,10 +59,18 @@ pub fn encode_payload(packets: &[Outgoing]) -> String {
 /// `max_payload` bytes). A closed session answers `1` (close).
 pub async fn get(config: &Config, session: Arc<Session>) -> Response {
     if session.transport() == Transport::WebSocket {
-        return bad_request(&session, StatusCode::BAD_REQUEST, "the session was upgraded");
+        return bad_request(
+            &session,
+            StatusCode::BAD_REQUEST,
+            "the session was upgraded",
+        );
     }
     let Ok(mut rx) = session.rx.try_lock() else {
-        return bad_request(&session, StatusCode::BAD_REQUEST, "overlapping GET requests");
+        return bad_request(
+            &session,
+            StatusCode::BAD_REQUEST,
+            "overlapping GET requests",
+        );
     };
     let first = tokio::select! {
         biased;
@@ -85,10 +97,18 @@ pub async fn get(config: &Config, session: Arc<Session>) -> Response {
 /// `POST ?sid=...`: decodes the payload and hands each packet to the session.
 pub async fn post(config: &Config, session: Arc<Session>, body: Body) -> Response {
     if session.transport() == Transport::WebSocket {
-        return bad_request(&session, StatusCode::BAD_REQUEST, "the session was upgraded");
+        return bad_request(
+            &session,
+            StatusCode::BAD_REQUEST,
+            "the session was upgraded",
+        );
     }
     if session.posting.swap(true, Ordering::AcqRel) {
-        return bad_request(&session, StatusCode::BAD_REQUEST, "overlapping POST requests");
+        return bad_request(
+            &session,
+            StatusCode::BAD_REQUEST,
+            "overlapping POST requests",
+        );
     }
     let response = receive(config, &session, body).await;
     session.posting.store(false, Ordering::Release);

@@ -221,4 +221,3 @@ mod tests {
         assert!(!session.send(Outgoing::ping()));
     }
 }
-

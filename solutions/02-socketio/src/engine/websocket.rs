@@ -147,7 +147,8 @@ async fn send(
     sink: &mut SplitSink<WebSocket, Message>,
     packet: Outgoing,
 ) -> Result<(), axum::Error> {
-    sink.feed(Message::Text(Utf8Bytes::clone(&packet.text))).await?;
+    sink.feed(Message::Text(Utf8Bytes::clone(&packet.text)))
+        .await?;
     for data in packet.binary.iter() {
         sink.feed(Message::Binary(data.clone())).await?;
     }

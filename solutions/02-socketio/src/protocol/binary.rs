@@ -89,7 +89,11 @@ mod tests {
 
     #[test]
     fn a_placeholder_beyond_the_attachments_is_refused() {
-        let packet = Packet::new(PacketType::BinaryEvent, "/", Some(json!(["up", placeholder(5)])));
+        let packet = Packet::new(
+            PacketType::BinaryEvent,
+            "/",
+            Some(json!(["up", placeholder(5)])),
+        );
         let mut partial = PartialPacket::new(packet, 1);
         assert_eq!(partial.push(Bytes::new()), Some(Err(InvalidPlaceholder)));
     }

@@ -1,0 +1,165 @@
+//! The Socket.IO side of one Engine.IO session: its sockets (one per namespace) and the
+//! binary packet being assembled.
+//!
+//! Everything a client sends comes through here, in order: decoded, checked, then routed to
+//! its namespace's socket. Invalid input closes the session ("parse error"); packets for a
+//! namespace the client has not connected to are dropped, as socket.io does.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+
+use bytes::Bytes;
+
+use crate::engine::session::{CloseReason, Session, SessionHandler, lock};
+use crate::middleware::ConnectError;
+use crate::namespace::{Namespace, connect_error};
+use crate::protocol::binary::PartialPacket;
+use crate::protocol::{Decoded, Packet, PacketType, decode};
+use crate::socket::Socket;
+
+#[derive(Default)]
+struct State {
+    sockets: HashMap<String, Socket>,
+    partial: Option<PartialPacket>,
+}
+
+/// One client connection (an Engine.IO session) as the Socket.IO server sees it.
+pub(crate) struct Client {
+    session: Arc<Session>,
+    namespaces: Arc<HashMap<String, Arc<Namespace>>>,
+    max_attachments: usize,
+    state: Mutex<State>,
+}
+
+impl Client {
+    pub(crate) fn new(
+        session: Arc<Session>,
+        namespaces: Arc<HashMap<String, Arc<Namespace>>>,
+        max_attachments: usize,
+    ) -> Arc<Client> {
+        Arc::new(Client {
+            session,
+            namespaces,
+            max_attachments,
+            state: Mutex::new(State::default()),
+        })
+    }
+
+    /// Closes the session if no namespace was joined within `timeout`.
+    pub(crate) fn spawn_connect_timeout(
+        client: Weak<Client>,
+        session: Arc<Session>,
+        timeout: std::time::Duration,
+    ) {
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = session.closed() => {}
+                _ = tokio::time::sleep(timeout) => {
+                    let idle = client.upgrade().is_none_or(|c| lock(&c.state).sockets.is_empty());
+                    if idle {
+                        session.close(CloseReason::ServerClose);
+                    }
+                }
+            }
+        });
+    }
+
+    fn socket(&self, nsp: &str) -> Option<Socket> {
+        let mut state = lock(&self.state);
+        match state.sockets.get(nsp) {
+            Some(socket) if socket.is_connected() => Some(socket.clone()),
+            Some(_) => {
+                state.sockets.remove(nsp);
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn invalid(&self, why: &dyn std::fmt::Display) {
+        tracing::debug!(sid = self.session.sid(), %why, "invalid socket.io packet, closing");
+        self.session.close(CloseReason::ParseError);
+    }
+
+    fn dispatch(&self, packet: Packet) {
+        match packet.kind {
+            PacketType::Connect => self.connect(packet),
+            PacketType::Disconnect => {
+                let socket = lock(&self.state).sockets.remove(&packet.nsp);
+                if let Some(socket) = socket {
+                    socket.close("client namespace disconnect");
+                }
+            }
+            PacketType::Event | PacketType::BinaryEvent => match self.socket(&packet.nsp) {
+                Some(socket) => socket.on_event(packet),
+                None => tracing::debug!(nsp = packet.nsp, "event before CONNECT, dropped"),
+            },
+            PacketType::Ack | PacketType::BinaryAck => {
+                if let Some(socket) = self.socket(&packet.nsp) {
+                    socket.on_ack(packet);
+                }
+            }
+            PacketType::ConnectError => self.invalid(&"CONNECT_ERROR is sent by servers only"),
+        }
+    }
+
+    fn connect(&self, packet: Packet) {
+        // A second CONNECT to a namespace is ignored: the middlewares must not run twice, and
+        // the first socket stays as it is.
+        if self.socket(&packet.nsp).is_some() {
+            tracing::debug!(nsp = packet.nsp, "second CONNECT ignored");
+            return;
+        }
+        let Some(ns) = self.namespaces.get(&packet.nsp).cloned() else {
+            let error = ConnectError::new("Invalid namespace");
+            self.session
+                .send(Socket::frame(&connect_error(&packet.nsp, &error)));
+            return;
+        };
+        let Ok(socket) = ns.connect(&self.session, packet.data) else {
+            return;
+        };
+        lock(&self.state).sockets.insert(packet.nsp, socket.clone());
+        ns.on_connect(socket);
+    }
+}
+
+impl SessionHandler for Client {
+    fn on_message(&self, text: &str) {
+        if lock(&self.state).partial.is_some() {
+            return self.invalid(&"text packet while waiting for binary attachments");
+        }
+        match decode(text, self.max_attachments) {
+            Ok(Decoded::Packet(packet)) => self.dispatch(packet),
+            Ok(Decoded::Partial(partial)) => lock(&self.state).partial = Some(partial),
+            Err(error) => self.invalid(&error),
+        }
+    }
+
+    fn on_binary(&self, data: Bytes) {
+        let done = {
+            let mut state = lock(&self.state);
+            let Some(partial) = state.partial.as_mut() else {
+                drop(state);
+                return self.invalid(&"binary frame nobody announced");
+            };
+            let done = partial.push(data);
+            if done.is_some() {
+                state.partial = None;
+            }
+            done
+        };
+        match done {
+            None => {}
+            Some(Ok(packet)) => self.dispatch(packet),
+            Some(Err(error)) => self.invalid(&error),
+        }
+    }
+
+    fn on_close(&self, reason: CloseReason) {
+        let sockets: Vec<Socket> = lock(&self.state).sockets.drain().map(|(_, s)| s).collect();
+        for socket in sockets {
+            socket.close(reason.as_str());
+        }
+    }
+}

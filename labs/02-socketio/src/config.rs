@@ -1,0 +1,44 @@
+//! Server settings: the Engine.IO timings and the limits that protect the server from a client.
+//!
+//! The defaults match socket.io's own (pingInterval 25000 ms, pingTimeout 20000 ms, maxPayload
+//! 1000000 bytes, connectTimeout 45000 ms), so an unmodified socket.io client behaves the same
+//! against this server as against Node.
+
+use std::time::Duration;
+
+/// Everything a [`crate::SocketIo`] server can be tuned with. Build it with struct update syntax:
+/// `Config { ping_interval: Duration::from_millis(300), ..Config::default() }`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The mount path of the Engine.IO endpoint. Clients use `/socket.io/` unless told otherwise.
+    pub path: String,
+    /// How often the server sends a ping (`2`). Sent to the client in the open packet.
+    pub ping_interval: Duration,
+    /// How long the server waits for the pong (`3`) before closing the session.
+    pub ping_timeout: Duration,
+    /// The largest WebSocket message or polling body the server reads, in bytes. Larger is closed.
+    pub max_payload: usize,
+    /// How long a new session may stay without connecting to any namespace.
+    pub connect_timeout: Duration,
+    /// How long a WebSocket upgrade may take between `2probe` and `5`.
+    pub upgrade_timeout: Duration,
+    /// The most binary attachments one Socket.IO packet may announce (`51-` means one).
+    pub max_attachments: usize,
+    /// Packets queued for one client before it is considered too slow and disconnected.
+    pub max_buffered_packets: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            path: "/socket.io/".to_owned(),
+            ping_interval: Duration::from_millis(25_000),
+            ping_timeout: Duration::from_millis(20_000),
+            max_payload: 1_000_000,
+            connect_timeout: Duration::from_millis(45_000),
+            upgrade_timeout: Duration::from_millis(10_000),
+            max_attachments: 10,
+            max_buffered_packets: 1024,
+        }
+    }
+}

@@ -1,0 +1,46 @@
+//! The demo: the chat server plus a page at `/` whose Socket.IO client is plain JS, written by
+//! hand for the course (WebSocket transport, Engine.IO and Socket.IO spoken directly).
+//!
+//! CORS is answered for the book's origin, so the book's live panels can talk to it.
+
+use axum::Router;
+use axum::http::{HeaderValue, Method, header};
+use axum::response::{Html, IntoResponse};
+use axum::routing::get;
+use tower_http::cors::CorsLayer;
+
+use crate::config::Config;
+use crate::server::SocketIo;
+
+/// The page, with its client inline.
+pub const PAGE: &str = include_str!("demo/index.html");
+/// The hand-written client, also served alone at `/client.js`.
+pub const CLIENT_JS: &str = include_str!("demo/client.js");
+
+/// The origins of the book served locally (`cargo xtask serve`).
+pub const BOOK_ORIGINS: [&str; 2] = ["http://127.0.0.1:3000", "http://localhost:3000"];
+
+/// CORS for the book's origins.
+pub fn cors() -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(BOOK_ORIGINS.map(HeaderValue::from_static))
+        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allow_headers([header::CONTENT_TYPE])
+        .allow_credentials(true)
+}
+
+/// The chat server with its page: `/`, `/client.js` and `/socket.io/`.
+pub fn app(config: Config) -> (SocketIo, Router) {
+    let io = crate::chat::builder(config).build();
+    let router = Router::new()
+        .route("/", get(|| async { Html(PAGE) }))
+        .route(
+            "/client.js",
+            get(|| async {
+                ([(header::CONTENT_TYPE, "text/javascript")], CLIENT_JS).into_response()
+            }),
+        )
+        .merge(io.router())
+        .layer(cors());
+    (io, router)
+}

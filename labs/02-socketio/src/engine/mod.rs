@@ -1,0 +1,240 @@
+//! Engine.IO v4: sessions over HTTP long-polling and WebSocket, heartbeat, upgrade.
+//!
+//! One route serves it all (`/socket.io/`): `GET` without `sid` opens a session, `GET`/`POST`
+//! with `sid` are polling, and `transport=websocket` upgrades the request to a WebSocket (a new
+//! session, or the upgrade of a polling one). The layer above (Socket.IO) sees only
+//! [`session::SessionHandler`] calls: messages, binary frames, the end.
+
+pub mod heartbeat;
+pub mod packet;
+pub mod polling;
+pub mod session;
+pub mod websocket;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::extract::{FromRequestParts, Request, ws::WebSocketUpgrade};
+use axum::http::{Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use rand::distr::{Alphanumeric, SampleString};
+
+use crate::config::Config;
+use packet::OpenPacket;
+use session::{Handshake, Session, SessionHandler, Transport, lock};
+
+/// Creates the layer above for each new session (the Socket.IO server implements it).
+pub trait EngineHandler: Send + Sync + 'static {
+    /// A session was opened; returns what handles its messages.
+    fn on_open(&self, session: &Arc<Session>) -> Arc<dyn SessionHandler>;
+}
+
+/// The Engine.IO server: the sessions alive on this instance.
+pub struct Engine {
+    pub(crate) config: Config,
+    sessions: Mutex<HashMap<String, Arc<Session>>>,
+    handler: Arc<dyn EngineHandler>,
+}
+
+/// Engine.IO's error answers: `{"code":N,"message":"..."}` with status 400.
+fn error(code: u8, message: &str) -> Response {
+    let body = serde_json::json!({ "code": code, "message": message }).to_string();
+    (
+        StatusCode::BAD_REQUEST,
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
+}
+
+impl Engine {
+    pub fn new(config: Config, handler: Arc<dyn EngineHandler>) -> Arc<Engine> {
+        Arc::new(Engine {
+            config,
+            sessions: Mutex::new(HashMap::new()),
+            handler,
+        })
+    }
+
+    /// The number of open sessions.
+    pub fn session_count(&self) -> usize {
+        lock(&self.sessions).len()
+    }
+
+    fn get(&self, sid: &str) -> Option<Arc<Session>> {
+        lock(&self.sessions).get(sid).cloned()
+    }
+
+    /// Opens a session: registers it, starts the heartbeat, hands it to the layer above.
+    /// Returns the session and the open packet to send first.
+    pub(crate) fn open(
+        self: &Arc<Self>,
+        transport: Transport,
+        handshake: Handshake,
+    ) -> (Arc<Session>, String) {
+        let sid = Alphanumeric.sample_string(&mut rand::rng(), 20);
+        let session = Arc::new(Session::new(
+            sid.clone(),
+            transport,
+            handshake,
+            self.config.max_buffered_packets,
+        ));
+        lock(&self.sessions).insert(sid.clone(), session.clone());
+        let engine = Arc::downgrade(self);
+        let removed_sid = sid.clone();
+        session.set_on_removed(Box::new(move || {
+            if let Some(engine) = engine.upgrade() {
+                lock(&engine.sessions).remove(&removed_sid);
+            }
+        }));
+        let upgrades = match transport {
+            Transport::Polling => vec!["websocket".to_owned()],
+            _ => Vec::new(),
+        };
+        let open = OpenPacket {
+            sid,
+            upgrades,
+            ping_interval: self.config.ping_interval.as_millis() as u64,
+            ping_timeout: self.config.ping_timeout.as_millis() as u64,
+            max_payload: self.config.max_payload,
+        }
+        .encode();
+        session.set_handler(self.handler.on_open(&session));
+        heartbeat::spawn(
+            session.clone(),
+            self.config.ping_interval,
+            self.config.ping_timeout,
+        );
+        (session, open)
+    }
+
+    /// Handles one request to the Engine.IO path.
+    pub async fn handle(self: Arc<Self>, request: Request) -> Response {
+        let (mut parts, body) = request.into_parts();
+        let query: HashMap<String, String> =
+            parts.uri.query().map(url_decode_pairs).unwrap_or_default();
+        if query.get("EIO").map(String::as_str) != Some("4") {
+            return error(5, "Unsupported protocol version");
+        }
+        let sid = query.get("sid").cloned();
+        match query.get("transport").map(String::as_str) {
+            Some("websocket") => {
+                let existing = match &sid {
+                    Some(sid) => match self.get(sid) {
+                        Some(session) if session.transport() == Transport::Polling => Some(session),
+                        Some(_) => return error(3, "Bad request"),
+                        None => return error(1, "Session ID unknown"),
+                    },
+                    None => None,
+                };
+                let ws = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
+                    Ok(ws) => ws,
+                    Err(rejection) => return rejection.into_response(),
+                };
+                let handshake = Handshake {
+                    headers: parts.headers.clone(),
+                    query,
+                };
+                let max = self.config.max_payload;
+                ws.max_message_size(max)
+                    .max_frame_size(max)
+                    .on_upgrade(move |socket| websocket::run(self, socket, existing, handshake))
+            }
+            Some("polling") => match (sid, parts.method.clone()) {
+                (None, Method::GET) => {
+                    let handshake = Handshake {
+                        headers: parts.headers.clone(),
+                        query,
+                    };
+                    let (_session, open) = self.open(Transport::Polling, handshake);
+                    polling::text_response(open)
+                }
+                (Some(sid), method) => match self.get(&sid) {
+                    None => error(1, "Session ID unknown"),
+                    Some(session) if method == Method::GET => {
+                        polling::get(&self.config, session).await
+                    }
+                    Some(session) if method == Method::POST => {
+                        polling::post(&self.config, session, Body::new(body)).await
+                    }
+                    Some(_) => error(2, "Bad handshake method"),
+                },
+                (None, _) => error(2, "Bad handshake method"),
+            },
+            _ => error(0, "Transport unknown"),
+        }
+    }
+}
+
+/// Parses `a=1&b=%2F` leniently: a bad escape keeps its raw text.
+fn url_decode_pairs(query: &str) -> HashMap<String, String> {
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+            if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if b == b'+' { b' ' } else { b });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Routes one decoded text packet of a session (either transport).
+pub(crate) fn dispatch_text(session: &Arc<Session>, text: &str) -> Result<(), packet::PacketError> {
+    use packet::Incoming;
+    match packet::decode(text)? {
+        Incoming::Message(message) => {
+            if let Some(handler) = session.handler() {
+                guarded(session, || handler.on_message(message));
+            }
+        }
+        Incoming::Pong => session.pong.notify_one(),
+        Incoming::Close => session.close(session::CloseReason::TransportClose),
+        Incoming::Noop => {}
+        // Only meaningful on a probing WebSocket, which handles them itself.
+        Incoming::PingProbe => return Err(packet::PacketError::OutOfPlace("2probe")),
+        Incoming::Upgrade => return Err(packet::PacketError::OutOfPlace("5")),
+    }
+    Ok(())
+}
+
+/// Runs the layer above's code; a panic there (an application bug, or the lab's `todo!`)
+/// closes this session instead of killing the transport task and leaving the client hanging.
+pub(crate) fn guarded(session: &Session, f: impl FnOnce()) {
+    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_err() {
+        session.close(session::CloseReason::ServerClose);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percent_decode;
+
+    #[test]
+    fn query_values_are_percent_decoded_without_panicking() {
+        assert_eq!(percent_decode("%2Fa+b"), "/a b");
+        assert_eq!(percent_decode("%"), "%");
+        assert_eq!(percent_decode("%e"), "%e");
+        assert_eq!(percent_decode("%zz"), "%zz");
+    }
+}

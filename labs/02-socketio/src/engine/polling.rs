@@ -1,0 +1,149 @@
+//! The HTTP long-polling transport: `GET` waits for packets, `POST` sends them.
+//!
+//! A payload holds several packets joined by the record separator `\x1e`; binary data is
+//! `b` + base64. One GET and one POST at a time per session: a second concurrent one is a
+//! protocol error and ends the session, as in Engine.IO's reference server.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::body::Body;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+use super::dispatch_text;
+use super::packet::Outgoing;
+use super::session::{CloseReason, Session, Transport};
+use crate::config::Config;
+
+/// The record separator between packets of one polling payload.
+pub const SEPARATOR: char = '\x1e';
+
+/// A `text/plain` 200 answer.
+pub fn text_response(body: String) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; charset=UTF-8")],
+        body,
+    )
+        .into_response()
+}
+
+fn bad_request(session: &Session, status: StatusCode, why: &'static str) -> Response {
+    tracing::debug!(
+        sid = session.sid(),
+        why,
+        "polling request refused, session closed"
+    );
+    session.close(CloseReason::TransportError);
+    (status, why).into_response()
+}
+
+/// Joins packets into one polling payload: text as is, binary as `b` + base64.
+pub fn encode_payload(packets: &[Outgoing]) -> String {
+    // ANCHOR: encode_payload
+    // Step 6: join packets into one polling payload.
+    // Each packet's text, then each attachment as `b` + base64, all joined by `\x1e`.
+    todo!(
+        "step 6: join packets into one polling payload (book: 02-socketio/long-polling-upgrade.md)"
+    )
+    // ANCHOR_END: encode_payload
+}
+
+/// `GET ?sid=...`: waits for at least one packet, then returns all queued ones (up to
+/// `max_payload` bytes). A closed session answers `1` (close).
+pub async fn get(config: &Config, session: Arc<Session>) -> Response {
+    if session.transport() == Transport::WebSocket {
+        return bad_request(
+            &session,
+            StatusCode::BAD_REQUEST,
+            "the session was upgraded",
+        );
+    }
+    let Ok(mut rx) = session.rx.try_lock() else {
+        return bad_request(
+            &session,
+            StatusCode::BAD_REQUEST,
+            "overlapping GET requests",
+        );
+    };
+    let first = tokio::select! {
+        biased;
+        packet = rx.recv() => packet,
+        _ = session.closed() => None,
+    };
+    let Some(first) = first else {
+        return text_response("1".to_owned());
+    };
+    let mut size = first.polling_len();
+    let mut packets = vec![first];
+    while size < config.max_payload {
+        match rx.try_recv() {
+            Ok(packet) => {
+                size += packet.polling_len();
+                packets.push(packet);
+            }
+            Err(_) => break,
+        }
+    }
+    text_response(encode_payload(&packets))
+}
+
+/// `POST ?sid=...`: decodes the payload and hands each packet to the session.
+pub async fn post(config: &Config, session: Arc<Session>, body: Body) -> Response {
+    if session.transport() == Transport::WebSocket {
+        return bad_request(
+            &session,
+            StatusCode::BAD_REQUEST,
+            "the session was upgraded",
+        );
+    }
+    if session.posting.swap(true, Ordering::AcqRel) {
+        return bad_request(
+            &session,
+            StatusCode::BAD_REQUEST,
+            "overlapping POST requests",
+        );
+    }
+    let response = receive(config, &session, body).await;
+    session.posting.store(false, Ordering::Release);
+    response
+}
+
+async fn receive(config: &Config, session: &Arc<Session>, body: Body) -> Response {
+    let Ok(bytes) = axum::body::to_bytes(body, config.max_payload).await else {
+        return bad_request(session, StatusCode::PAYLOAD_TOO_LARGE, "payload too large");
+    };
+    let Ok(text) = std::str::from_utf8(&bytes) else {
+        return bad_request(session, StatusCode::BAD_REQUEST, "payload is not UTF-8");
+    };
+    // ANCHOR: decode_payload
+    // Step 6: split a polling payload into packets.
+    // Split on `SEPARATOR`; `b...` is base64 binary for `on_binary`, the rest goes to `dispatch_text`;
+    // anything invalid answers `bad_request(...)`.
+    todo!(
+        "step 6: split a polling payload into packets (book: 02-socketio/long-polling-upgrade.md)"
+    );
+    // ANCHOR_END: decode_payload
+    text_response("ok".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    #[test]
+    fn payloads_join_with_the_record_separator_and_base64_binary() {
+        let binary = Outgoing {
+            text: "451-[\"a\",{\"_placeholder\":true,\"num\":0}]".into(),
+            binary: Arc::from(vec![Bytes::from_static(&[1, 2, 3])]),
+        };
+        assert_eq!(
+            encode_payload(&[Outgoing::ping(), binary]),
+            "2\x1e451-[\"a\",{\"_placeholder\":true,\"num\":0}]\x1ebAQID"
+        );
+    }
+}

@@ -1,0 +1,223 @@
+//! One Engine.IO session: its id, its outgoing queue, its transport and how it ends.
+//!
+//! Whatever the transport (polling requests or one WebSocket), a session has one queue of
+//! [`Outgoing`] packets. The transport currently in charge holds the receiving end (a polling
+//! GET, or the WebSocket writer); everything else only pushes. Closing is idempotent and runs the
+//! layer above's `on_close` exactly once.
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use axum::http::HeaderMap;
+use bytes::Bytes;
+use tokio::sync::{Notify, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use super::packet::Outgoing;
+
+/// The transport a session uses right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// HTTP long-polling: GET receives, POST sends.
+    Polling,
+    /// Polling still works while a WebSocket probes (`2probe`/`3probe`) before `5`.
+    Upgrading,
+    /// One WebSocket carries everything.
+    WebSocket,
+}
+
+/// Why a session ended. The text is the Socket.IO disconnect reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The client sent `1`, or closed the WebSocket.
+    TransportClose,
+    /// The WebSocket failed or sent more than `max_payload`.
+    TransportError,
+    /// No pong within `ping_timeout`.
+    PingTimeout,
+    /// The client sent something that is not a valid packet.
+    ParseError,
+    /// The server closed it (the last namespace disconnected, the connect timeout, shutdown).
+    ServerClose,
+    /// The client does not read fast enough: its queue is full.
+    SlowClient,
+}
+
+impl CloseReason {
+    /// The reason as Socket.IO names it (`socket.on("disconnect", reason => ...)`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::TransportClose => "transport close",
+            CloseReason::TransportError => "transport error",
+            CloseReason::PingTimeout => "ping timeout",
+            CloseReason::ParseError => "parse error",
+            CloseReason::ServerClose => "forced server close",
+            CloseReason::SlowClient => "transport buffer full",
+        }
+    }
+}
+
+/// What the Engine.IO request that opened the session carried, for connect middlewares.
+#[derive(Debug, Clone, Default)]
+pub struct Handshake {
+    pub headers: HeaderMap,
+    pub query: HashMap<String, String>,
+}
+
+/// The layer above a session (Socket.IO), told about every message and the end.
+pub trait SessionHandler: Send + Sync + 'static {
+    /// A `4` packet's text, without the `4`.
+    fn on_message(&self, text: &str);
+    /// A binary frame (a Socket.IO attachment).
+    fn on_binary(&self, data: Bytes);
+    /// The session ended; called once.
+    fn on_close(&self, reason: CloseReason);
+}
+
+/// One Engine.IO session. Shared by its transports, its heartbeat and the sockets above it.
+pub struct Session {
+    sid: String,
+    handshake: Handshake,
+    tx: mpsc::Sender<Outgoing>,
+    pub(crate) rx: tokio::sync::Mutex<mpsc::Receiver<Outgoing>>,
+    closed: CancellationToken,
+    reason: OnceLock<CloseReason>,
+    transport: Mutex<Transport>,
+    pub(crate) pong: Notify,
+    pub(crate) posting: AtomicBool,
+    handler: Mutex<Option<Arc<dyn SessionHandler>>>,
+    on_removed: Mutex<Option<Box<dyn FnOnce() + Send>>>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session").field("sid", &self.sid).finish()
+    }
+}
+
+impl Session {
+    pub(crate) fn new(
+        sid: String,
+        transport: Transport,
+        handshake: Handshake,
+        capacity: usize,
+    ) -> Session {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        Session {
+            sid,
+            handshake,
+            tx,
+            rx: tokio::sync::Mutex::new(rx),
+            closed: CancellationToken::new(),
+            reason: OnceLock::new(),
+            transport: Mutex::new(transport),
+            pong: Notify::new(),
+            posting: AtomicBool::new(false),
+            handler: Mutex::new(None),
+            on_removed: Mutex::new(None),
+        }
+    }
+
+    pub(crate) fn set_handler(&self, handler: Arc<dyn SessionHandler>) {
+        *lock(&self.handler) = Some(handler);
+    }
+
+    pub(crate) fn set_on_removed(&self, f: Box<dyn FnOnce() + Send>) {
+        *lock(&self.on_removed) = Some(f);
+    }
+
+    pub(crate) fn handler(&self) -> Option<Arc<dyn SessionHandler>> {
+        lock(&self.handler).clone()
+    }
+
+    /// The Engine.IO session id (`sid` of the open packet).
+    pub fn sid(&self) -> &str {
+        &self.sid
+    }
+
+    /// Headers and query of the request that opened the session.
+    pub fn handshake(&self) -> &Handshake {
+        &self.handshake
+    }
+
+    /// The transport in charge.
+    pub fn transport(&self) -> Transport {
+        *lock(&self.transport)
+    }
+
+    pub(crate) fn set_transport(&self, transport: Transport) {
+        *lock(&self.transport) = transport;
+    }
+
+    /// Queues a packet for the client. A client whose queue is full is too slow to keep: it is
+    /// disconnected rather than letting its queue grow without bound. Returns false if dropped.
+    pub fn send(&self, packet: Outgoing) -> bool {
+        if self.is_closed() {
+            return false;
+        }
+        match self.tx.try_send(packet) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.close(CloseReason::SlowClient);
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    /// Ends the session (idempotent): transports stop, the layer above hears `on_close`.
+    pub fn close(&self, reason: CloseReason) {
+        if self.reason.set(reason).is_err() {
+            return;
+        }
+        tracing::debug!(sid = %self.sid, reason = reason.as_str(), "engine.io session closed");
+        self.closed.cancel();
+        if let Some(removed) = lock(&self.on_removed).take() {
+            removed();
+        }
+        // Taking the handler breaks the session <-> socket reference cycle.
+        let handler = lock(&self.handler).take();
+        if let Some(handler) = handler {
+            handler.on_close(reason);
+        }
+    }
+
+    /// Whether the session has ended.
+    pub fn is_closed(&self) -> bool {
+        self.closed.is_cancelled()
+    }
+
+    /// Why the session ended, once it has.
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        self.reason.get().copied()
+    }
+
+    /// Resolves when the session ends.
+    pub async fn closed(&self) {
+        self.closed.cancelled().await
+    }
+}
+
+/// Locks a std mutex, recovering from poisoning: a panicking handler must not wedge a session.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_queue_closes_the_session() {
+        let session = Session::new("s".into(), Transport::WebSocket, Handshake::default(), 2);
+        assert!(session.send(Outgoing::ping()));
+        assert!(session.send(Outgoing::ping()));
+        assert!(!session.send(Outgoing::ping()));
+        assert_eq!(session.close_reason(), Some(CloseReason::SlowClient));
+        // Already closed: nothing more is queued.
+        assert!(!session.send(Outgoing::ping()));
+    }
+}

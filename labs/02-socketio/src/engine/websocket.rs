@@ -1,0 +1,149 @@
+//! The WebSocket transport: a new session over one WebSocket, or the upgrade of a polling one.
+//!
+//! The upgrade, as the client drives it: on the new WebSocket it sends `2probe`, we answer
+//! `3probe`; we make the pending polling GET return (`6`, noop) so the client stops polling; the
+//! client sends `5` and from then on the WebSocket carries everything. A probe that fails just
+//! closes the WebSocket: the session goes on polling.
+
+use std::sync::Arc;
+
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+
+use super::packet::{Incoming, Outgoing};
+use super::session::{CloseReason, Handshake, Session, Transport};
+use super::{Engine, dispatch_text};
+
+/// Serves one WebSocket until it or its session closes.
+pub async fn run(
+    engine: Arc<Engine>,
+    socket: WebSocket,
+    existing: Option<Arc<Session>>,
+    handshake: Handshake,
+) {
+    let (mut sink, mut stream) = socket.split();
+    let session = match existing {
+        None => {
+            let (session, open) = engine.open(Transport::WebSocket, handshake);
+            if sink.send(Message::Text(open.into())).await.is_err() {
+                session.close(CloseReason::TransportError);
+                return;
+            }
+            session
+        }
+        Some(session) => {
+            // ANCHOR: upgrade
+            // Step 6: probe and upgrade a polling session to this WebSocket.
+            // Run `upgrade(...)` under `engine.config.upgrade_timeout`; if it fails, fall back to polling and
+            // return; otherwise continue with `session`.
+            todo!(
+                "step 6: probe and upgrade a polling session to this WebSocket (book: 02-socketio/long-polling-upgrade.md)"
+            )
+            // ANCHOR_END: upgrade
+        }
+    };
+    let writer = tokio::spawn(write(session.clone(), sink));
+    read(&session, &mut stream).await;
+    session.close(CloseReason::TransportClose);
+    let _ = writer.await;
+}
+
+/// The probe: `2probe` -> `3probe`, noop to release the polling GET, then `5`.
+async fn upgrade(
+    session: &Arc<Session>,
+    sink: &mut SplitSink<WebSocket, Message>,
+    stream: &mut SplitStream<WebSocket>,
+) -> bool {
+    let mut probed = false;
+    while let Some(Ok(message)) = stream.next().await {
+        let Message::Text(text) = message else {
+            continue;
+        };
+        match super::packet::decode(&text) {
+            Ok(Incoming::PingProbe) if !probed => {
+                if sink.send(Message::text("3probe")).await.is_err() {
+                    return false;
+                }
+                session.set_transport(Transport::Upgrading);
+                // A GET waiting for data returns now, so the client can finish polling.
+                session.send(Outgoing::noop());
+                probed = true;
+            }
+            Ok(Incoming::Upgrade) if probed => {
+                session.set_transport(Transport::WebSocket);
+                return true;
+            }
+            _ => return false,
+        }
+    }
+    false
+}
+
+/// Reads frames until the client closes, errs, or the session ends.
+async fn read(session: &Arc<Session>, stream: &mut SplitStream<WebSocket>) {
+    loop {
+        let message = tokio::select! {
+            _ = session.closed() => return,
+            message = stream.next() => message,
+        };
+        match message {
+            Some(Ok(Message::Text(text))) => {
+                if let Err(error) = dispatch_text(session, &text) {
+                    tracing::debug!(sid = session.sid(), %error, "invalid engine.io packet");
+                    session.close(CloseReason::ParseError);
+                    return;
+                }
+            }
+            Some(Ok(Message::Binary(data))) => {
+                if let Some(handler) = session.handler() {
+                    super::guarded(session, || handler.on_binary(data));
+                }
+            }
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+            Some(Ok(Message::Close(_))) | None => return,
+            Some(Err(error)) => {
+                // Includes frames over max_payload: tungstenite refuses to buffer them.
+                tracing::debug!(sid = session.sid(), %error, "websocket error");
+                session.close(CloseReason::TransportError);
+                return;
+            }
+        }
+    }
+}
+
+/// Sends queued packets until the session ends, then closes the WebSocket. Packets queued
+/// before the end still go out first (`biased`), so a last `44...` reaches the client.
+async fn write(session: Arc<Session>, mut sink: SplitSink<WebSocket, Message>) {
+    let mut rx = session.rx.lock().await;
+    loop {
+        let packet = tokio::select! {
+            biased;
+            packet = rx.recv() => packet,
+            _ = session.closed() => None,
+        };
+        let Some(packet) = packet else { break };
+        if send(&mut sink, packet).await.is_err() {
+            session.close(CloseReason::TransportError);
+            return;
+        }
+    }
+    while let Ok(packet) = rx.try_recv() {
+        if send(&mut sink, packet).await.is_err() {
+            return;
+        }
+    }
+    let _ = sink.send(Message::Close(None)).await;
+}
+
+async fn send(
+    sink: &mut SplitSink<WebSocket, Message>,
+    packet: Outgoing,
+) -> Result<(), axum::Error> {
+    sink.feed(Message::Text(Utf8Bytes::clone(&packet.text)))
+        .await?;
+    for data in packet.binary.iter() {
+        sink.feed(Message::Binary(data.clone())).await?;
+    }
+    sink.flush().await
+}

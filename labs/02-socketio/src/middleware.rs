@@ -1,0 +1,73 @@
+//! Connect middlewares: code that runs before a socket joins a namespace, and may refuse it.
+//!
+//! A middleware sees the CONNECT's `auth` payload and the handshake (headers, query), may store
+//! data on the future socket (`request.data`, e.g. a user id from a token, chapter 4), or
+//! refuse: its [`ConnectError`] reaches the client as `CONNECT_ERROR`
+//! (`44{"message":"...","data":...}`), the same as socket.io's `next(new Error(...))`.
+
+use std::collections::HashMap;
+
+use axum::http::HeaderMap;
+use serde_json::{Map, Value, json};
+
+/// What a middleware may look at and change.
+#[derive(Debug, Clone)]
+pub struct ConnectRequest {
+    /// The namespace being joined.
+    pub namespace: String,
+    /// The CONNECT packet's payload (`{}` when the client sent none).
+    pub auth: Value,
+    /// Headers of the Engine.IO handshake request.
+    pub headers: HeaderMap,
+    /// Query of the Engine.IO handshake request.
+    pub query: HashMap<String, String>,
+    /// Data the socket will carry (`socket.data()`), for middlewares to fill.
+    pub data: Map<String, Value>,
+}
+
+/// A refusal, sent to the client as `CONNECT_ERROR`.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct ConnectError {
+    pub message: String,
+    pub data: Option<Value>,
+}
+
+impl ConnectError {
+    /// A refusal with this message (the client's `err.message`).
+    pub fn new(message: impl Into<String>) -> ConnectError {
+        ConnectError {
+            message: message.into(),
+            data: None,
+        }
+    }
+
+    /// Adds details (the client's `err.data`).
+    pub fn with_data(mut self, data: Value) -> ConnectError {
+        self.data = Some(data);
+        self
+    }
+
+    /// The payload of the CONNECT_ERROR packet.
+    pub fn to_json(&self) -> Value {
+        match &self.data {
+            Some(data) => json!({ "message": self.message, "data": data }),
+            None => json!({ "message": self.message }),
+        }
+    }
+}
+
+/// A connect middleware. Any `Fn(&mut ConnectRequest) -> Result<(), ConnectError>` is one.
+pub trait ConnectMiddleware: Send + Sync + 'static {
+    /// Accepts (`Ok`) or refuses the connection.
+    fn call(&self, request: &mut ConnectRequest) -> Result<(), ConnectError>;
+}
+
+impl<F> ConnectMiddleware for F
+where
+    F: Fn(&mut ConnectRequest) -> Result<(), ConnectError> + Send + Sync + 'static,
+{
+    fn call(&self, request: &mut ConnectRequest) -> Result<(), ConnectError> {
+        self(request)
+    }
+}
