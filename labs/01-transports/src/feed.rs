@@ -89,6 +89,7 @@ impl Feed {
         self.lock().last_id
     }
 
+    // ANCHOR: subscribe
     /// Subscribes to the feed. With `Some(after)` the subscription first replays what the
     /// history holds after that id; with `None` it starts with the next message.
     pub fn subscribe(&self, after: Option<u64>) -> Subscription {
@@ -110,6 +111,7 @@ impl Feed {
             cursor,
         }
     }
+    // ANCHOR_END: subscribe
 
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave the state half-updated (every
