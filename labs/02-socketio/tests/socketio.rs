@@ -1329,3 +1329,47 @@ mod support {
         }
     }
 }
+
+// ---------------------------------------------------------------- the demo (not graded)
+
+#[tokio::test]
+async fn demo_page_and_cors_for_the_book() {
+    let (_io, app) = socketio::demo::app(Config::default());
+    let server = kit::TestServer::start(app).await;
+    let http = reqwest::Client::new();
+    let page = http.get(server.url("/")).send().await.expect("GET /");
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.text().await.unwrap_or_default().contains("client.js"),
+        "the page loads the hand-written client"
+    );
+    let js = http
+        .get(server.url("/client.js"))
+        .send()
+        .await
+        .expect("GET /client.js");
+    assert!(
+        js.text()
+            .await
+            .unwrap_or_default()
+            .contains("class CourseSocket")
+    );
+    for origin in ["http://127.0.0.1:3000", "http://localhost:3000"] {
+        let answer = http
+            .get(server.url("/socket.io/?EIO=4&transport=polling"))
+            .header("origin", origin)
+            .send()
+            .await
+            .expect("GET");
+        let allowed = answer
+            .headers()
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        assert_eq!(
+            allowed.as_deref(),
+            Some(origin),
+            "the book's origin {origin} may call the server"
+        );
+    }
+}

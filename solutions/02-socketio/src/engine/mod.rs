@@ -112,11 +112,8 @@ impl Engine {
     /// Handles one request to the Engine.IO path.
     pub async fn handle(self: Arc<Self>, request: Request) -> Response {
         let (mut parts, body) = request.into_parts();
-        let query: HashMap<String, String> = parts
-            .uri
-            .query()
-            .map(url_decode_pairs)
-            .unwrap_or_default();
+        let query: HashMap<String, String> =
+            parts.uri.query().map(url_decode_pairs).unwrap_or_default();
         if query.get("EIO").map(String::as_str) != Some("4") {
             return error(5, "Unsupported protocol version");
         }
