@@ -59,4 +59,80 @@ pub fn interop_dir() -> std::path::PathBuf {
 }
 
 /// Every suite of the course. Chapters add theirs here.
-pub const SUITES: &[Suite] = &[];
+pub const SUITES: &[Suite] = &[
+    // Chapter 2: the official JavaScript client and python-socketio against the solution.
+    Suite {
+        name: "chapter 2 interop: socket.io-client (Node) and python-socketio",
+        package: "solution-02-socketio",
+        feature: "interop",
+        test: "interop",
+        needs: &[Tool::Node, Tool::Python],
+        prepare: prepare_chapter2_interop,
+    },
+];
+
+/// The npm and pip packages of chapter 2's interop suite, each installed once into
+/// `target/interop/` (skipped when the wanted version is already there).
+fn prepare_chapter2_interop() -> anyhow::Result<()> {
+    prepare_socket_io_client()?;
+    prepare_python_socketio()
+}
+
+/// `socket.io-client` 4.8 into `target/interop/node/node_modules`.
+fn prepare_socket_io_client() -> anyhow::Result<()> {
+    let prefix = interop_dir().join("node");
+    let manifest = prefix.join("node_modules/socket.io-client/package.json");
+    let installed = std::fs::read_to_string(&manifest)
+        .ok()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .and_then(|json| json["version"].as_str().map(str::to_owned));
+    if installed.as_deref().is_some_and(|v| v.starts_with("4.8.")) {
+        return Ok(());
+    }
+    std::fs::create_dir_all(&prefix)?;
+    run_installer(
+        std::process::Command::new("npm")
+            .arg("install")
+            .arg("--prefix")
+            .arg(&prefix)
+            .args(["--no-audit", "--no-fund", "socket.io-client@4.8"]),
+        "npm install socket.io-client@4.8",
+    )
+}
+
+/// `python-socketio` 5 with its asyncio client (and aiohttp) into `target/interop/python`.
+fn prepare_python_socketio() -> anyhow::Result<()> {
+    let target = interop_dir().join("python");
+    let has_dist = |prefix: &str| {
+        std::fs::read_dir(&target).is_ok_and(|entries| {
+            entries.flatten().any(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name.starts_with(prefix) && name.ends_with(".dist-info")
+            })
+        })
+    };
+    if has_dist("python_socketio-5.") && has_dist("aiohttp-") {
+        return Ok(());
+    }
+    std::fs::create_dir_all(&target)?;
+    run_installer(
+        std::process::Command::new("python3")
+            .args(["-m", "pip", "install", "--quiet", "--target"])
+            .arg(&target)
+            .args(["python-socketio[asyncio_client]==5.*", "aiohttp"]),
+        "pip install python-socketio",
+    )
+}
+
+fn run_installer(command: &mut std::process::Command, what: &str) -> anyhow::Result<()> {
+    use anyhow::Context;
+    println!("installing for the interop suites: {what}");
+    let status = command
+        .status()
+        .with_context(|| format!("could not run {what}"))?;
+    anyhow::ensure!(
+        status.success(),
+        "{what} failed ({status}): is the registry reachable? see the output above"
+    );
+    Ok(())
+}
