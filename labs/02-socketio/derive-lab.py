@@ -4,6 +4,7 @@ and `// ANCHOR_END: name`) becomes a comment explaining the step and a `todo!`.
 
 Run from the repository root after changing the solution: `python3 labs/02-socketio/derive-lab.py`.
 """
+import os
 import pathlib
 import re
 import shutil
@@ -60,6 +61,9 @@ REGIONS = {
         "return; otherwise continue with `session`."),
 }
 
+# Steps up to this one keep the solution's code (to check that the lab progresses step by step).
+SOLVED = int(os.environ.get("LAB_SOLVED_STEPS", "0"))
+
 ANCHOR = re.compile(r"^(\s*)// ANCHOR: (\w+)\s*$")
 
 
@@ -68,7 +72,9 @@ def derive(text: str, used: set) -> str:
     while i < len(lines):
         line = lines[i]
         m = ANCHOR.match(line)
-        if not m or m.group(2) not in REGIONS:
+        if m and m.group(2) in REGIONS:
+            used.add(m.group(2))
+        if not m or m.group(2) not in REGIONS or REGIONS[m.group(2)][0] <= SOLVED:
             out.append(line)
             i += 1
             continue

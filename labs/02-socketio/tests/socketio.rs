@@ -223,48 +223,134 @@ fn step2_binary_packets_wait_for_their_attachments() {
     );
 }
 
+/// Connects a raw client, shows a valid packet does not close the session, sends `bad`, and
+/// expects the session to be closed (socket.io's "parse error"): a defined outcome, no panic.
+async fn assert_closes_after(server: &kit::TestServer, what: &str, bad: &str) {
+    let mut ws = Ws::open(server).await;
+    ws.handshake().await;
+    // A valid packet first (an event before CONNECT, dropped): the session must survive it.
+    ws.send("42[\"echo\",\"valid\"]").await;
+    ws.assert_alive().await;
+    ws.send(bad).await;
+    ws.expect_closed(&format!(
+        "the session closed after {what} (see {PACKETS_PAGE})"
+    ))
+    .await;
+    // The server is still fine: a new session works.
+    let mut again = Ws::open(server).await;
+    again.handshake().await;
+}
+
+// The next five are regressions for the classes of socketioxide's 2026 security advisories.
+
 #[tokio::test]
-async fn step2_invalid_socketio_packets_close_the_session() {
+async fn step2_advisory_truncated_and_multibyte_split_packets() {
+    let server = start(chat_io(fast_pings())).await;
+    for (what, bad) in [
+        ("a truncated event", "42[\"echo\","),
+        ("a truncated binary header", "45"),
+        ("a truncated namespace", "42/"),
+        ("a multi-byte namespace without data", "42/é"),
+        (
+            "a multi-byte character where the attachment count goes",
+            "45é-[\"echo\"]",
+        ),
+        (
+            "a multi-byte character where the ack id goes",
+            "42é[\"echo\"]",
+        ),
+    ] {
+        assert_closes_after(&server, what, bad).await;
+    }
+}
+
+#[tokio::test]
+async fn step2_advisory_invalid_json() {
+    let server = start(chat_io(fast_pings())).await;
+    for bad in [
+        "42[\"echo\",}",
+        "42[\"echo\"]]",
+        "40{",
+        "42[\"echo\",\"\\ud800\"x]",
+    ] {
+        assert_closes_after(&server, &format!("invalid JSON {bad:?}"), bad).await;
+    }
+}
+
+#[tokio::test]
+async fn step2_advisory_unknown_packet_type() {
+    let server = start(chat_io(fast_pings())).await;
+    for bad in ["49[\"echo\"]", "4x", "4é", "4"] {
+        assert_closes_after(&server, &format!("the unknown packet {bad:?}"), bad).await;
+    }
+}
+
+#[tokio::test]
+async fn step2_advisory_non_array_or_empty_event_data() {
+    let server = start(chat_io(fast_pings())).await;
+    for bad in [
+        "42{\"echo\":1}",
+        "42[]",
+        "42\"echo\"",
+        "42[1,2]",
+        "42null",
+        "431{}",
+    ] {
+        assert_closes_after(&server, &format!("the event data {bad:?}"), bad).await;
+    }
+}
+
+#[tokio::test]
+async fn step2_advisory_reserved_event_names() {
+    let server = start(chat_io(fast_pings())).await;
+    for name in socketio::protocol::codec::RESERVED_EVENTS {
+        assert_closes_after(
+            &server,
+            &format!("the reserved event {name:?}"),
+            &format!("42[\"{name}\"]"),
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn step2_limits_attachments_nesting_and_numbers() {
     let server = start(chat_io(fast_pings())).await;
     let deep = format!("42[\"echo\",{}{}]", "[".repeat(5000), "]".repeat(5000));
-    let cases: Vec<(&str, String)> = vec![
-        ("truncated", "42[\"echo\",".into()),
-        ("truncated binary header", "45".into()),
-        ("multi-byte namespace without data", "42/é".into()),
+    for (what, bad) in [
+        ("too many attachments", "4511-[\"echo\"]".to_owned()),
         (
-            "multi-byte where the attachment count goes",
-            "45é-[\"echo\"]".into(),
-        ),
-        ("invalid JSON", "42[\"echo\",}".into()),
-        ("unknown packet type", "49[\"echo\"]".into()),
-        ("non-array event data", "42{\"echo\":1}".into()),
-        ("empty event data", "42[]".into()),
-        ("event name not a string", "42[1,2]".into()),
-        ("reserved event name", "42[\"disconnect\"]".into()),
-        ("too many attachments", "4511-[\"echo\"]".into()),
-        (
-            "huge attachment count",
-            "4599999999999999999999-[\"echo\"]".into(),
+            "a huge attachment count",
+            "4599999999999999999999-[\"echo\"]".to_owned(),
         ),
         ("deeply nested JSON", deep),
         (
-            "ack id overflowing u64",
-            "4299999999999999999999[\"echo\"]".into(),
+            "an ack id overflowing u64",
+            "4299999999999999999999[\"echo\"]".to_owned(),
         ),
         (
-            "CONNECT_ERROR from a client",
-            "44{\"message\":\"x\"}".into(),
+            "a CONNECT_ERROR from a client",
+            "44{\"message\":\"x\"}".to_owned(),
         ),
-    ];
-    for (what, bad) in cases {
-        let mut ws = Ws::open(&server).await;
-        ws.handshake().await;
-        ws.assert_alive().await;
-        ws.send(&bad).await;
-        ws.expect_closed(&format!(
-            "the session closed after {what} (see {PACKETS_PAGE})"
-        ))
-        .await;
+        (
+            "a text packet while attachments are expected",
+            "451-[\"echo\",{\"_placeholder\":true,\"num\":0}]".to_owned(),
+        ),
+    ] {
+        if what.starts_with("a text packet") {
+            // Announce one attachment, then send text instead of it.
+            let mut ws = Ws::open(&server).await;
+            ws.handshake().await;
+            ws.assert_alive().await;
+            ws.send(&bad).await;
+            ws.send("42[\"echo\"]").await;
+            ws.expect_closed(&format!(
+                "the session closed after {what} (see {PACKETS_PAGE})"
+            ))
+            .await;
+            continue;
+        }
+        assert_closes_after(&server, what, &bad).await;
     }
 }
 
@@ -273,6 +359,7 @@ async fn step2_binary_frame_nobody_announced_closes_the_session() {
     let server = start(chat_io(fast_pings())).await;
     let mut ws = Ws::open(&server).await;
     ws.handshake().await;
+    ws.send("42[\"echo\",\"valid\"]").await;
     ws.assert_alive().await;
     ws.send_binary(vec![1, 2, 3]).await;
     ws.expect_closed("the session closed after an unannounced binary frame")
