@@ -108,3 +108,31 @@ impl BroadcastOperator {
         self.ns.adapter().broadcast(broadcast);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::packet::Outgoing;
+    use serde_json::json;
+
+    #[test]
+    fn recipients_share_the_bytes_of_one_encoding() {
+        let packet = EncodedPacket::new(&Packet::event("/", "chat", vec![json!({"t": 1})], vec![]));
+        // What LocalSockets::deliver queues for each recipient.
+        let a = Outgoing {
+            text: packet.frame.clone(),
+            binary: packet.attachments.clone(),
+        };
+        let b = Outgoing {
+            text: packet.frame.clone(),
+            binary: packet.attachments.clone(),
+        };
+        assert_eq!(a.text.as_str(), "42[\"chat\",{\"t\":1}]");
+        assert_eq!(
+            a.text.as_ptr(),
+            b.text.as_ptr(),
+            "one serialisation, shared"
+        );
+        assert_eq!(packet.socketio_text(), "2[\"chat\",{\"t\":1}]");
+    }
+}
