@@ -52,6 +52,9 @@ pub fn build(out: &Path, live_reload: Option<&str>) -> Result<()> {
             .context("setting the live-reload endpoint")?;
     }
     book.with_preprocessor(mdbook_mermaid::Mermaid);
+    book.with_preprocessor(crate::stepsdoc::StepsTables {
+        course: workspace::root(),
+    });
     book.build().context("mdBook failed to render the book")?;
     let errors = ERRORS.load(Ordering::SeqCst) - before;
     if errors > 0 {
@@ -85,6 +88,12 @@ pub fn check_includes() -> Result<()> {
     let mut problems = Vec::new();
     for page in markdown_files(&src)? {
         let text = std::fs::read_to_string(&page)?;
+        for lab in crate::stepsdoc::directives(&text) {
+            if let Err(error) = crate::stepsdoc::load_lab(&workspace::root(), &lab) {
+                let shown = page.strip_prefix(workspace::root()).unwrap_or(&page);
+                problems.push(format!("{}: {error:#}", shown.display()));
+            }
+        }
         for directive in find_includes(&text) {
             let (path, selector) = match directive.split_once(':') {
                 Some((path, selector)) => (path, Some(selector)),

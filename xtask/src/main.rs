@@ -8,11 +8,13 @@ mod bench;
 mod book;
 mod doctor;
 mod grade;
+mod labsteps;
 mod learner;
 mod mutants;
 mod score;
 mod serve;
 mod steps;
+mod stepsdoc;
 mod suites;
 mod testrun;
 mod ui;
@@ -80,7 +82,12 @@ enum Command {
         what: bench::BenchCommand,
     },
     /// Mutation testing of a lab's solution against the lab's tests.
-    Mutants { lab: String },
+    Mutants {
+        lab: String,
+        /// Passed to cargo-mutants (after `--`), e.g. `-- --file src/feed.rs`.
+        #[arg(last = true)]
+        extra: Vec<String>,
+    },
     /// What is installed and running, and how to fix what is missing.
     Doctor,
 }
@@ -98,7 +105,7 @@ fn main() -> std::process::ExitCode {
         Command::Grade(args) => grade::grade(args),
         Command::Verify => verify::run(),
         Command::Bench { what } => bench::run(what),
-        Command::Mutants { lab } => mutants::mutants(&lab),
+        Command::Mutants { lab, extra } => mutants::mutants(&lab, &extra),
         Command::Doctor => doctor::run(),
     };
     match result {

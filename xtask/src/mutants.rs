@@ -1,7 +1,221 @@
-//! `cargo xtask mutants LAB`: mutation testing of a lab's solution with the lab's tests.
+//! `cargo xtask mutants LAB [-- ARGS]`: mutation testing of a lab's solution with the
+//! lab's own tests, by cargo-mutants.
+//!
+//! The score is caught / (caught + missed). Timeouts count as caught: a mutant that makes
+//! the tests hang was noticed (the grader would fail that step too). Unviable mutants
+//! (that do not compile) count for nothing. The score per lab goes into the instructors'
+//! appendix, between the `<!-- mutation-scores -->` markers, so it can be rewritten.
+//! Extra arguments after `--` go to cargo-mutants (`--file src/feed.rs`, `--shard 1/4`,
+//! `--in-diff`), for when a whole run is too long; the table then says it was partial.
 
-use anyhow::{Result, bail};
+use std::path::Path;
+use std::process::Command;
 
-pub fn mutants(_lab: &str) -> Result<()> {
-    bail!("`mutants` is not available yet")
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+
+use crate::{ui, workspace};
+
+const START: &str = "<!-- mutation-scores -->";
+const END: &str = "<!-- /mutation-scores -->";
+/// The bar every lab's tests must reach.
+const BAR: f64 = 90.0;
+
+#[derive(Debug, Default, Deserialize, PartialEq)]
+pub struct Counts {
+    #[serde(default)]
+    pub caught: u32,
+    #[serde(default)]
+    pub missed: u32,
+    #[serde(default)]
+    pub timeout: u32,
+    #[serde(default)]
+    pub unviable: u32,
+}
+
+impl Counts {
+    /// Percentage of viable mutants the tests catch (timeouts count as caught).
+    pub fn score(&self) -> Option<f64> {
+        let viable = self.caught + self.timeout + self.missed;
+        (viable > 0).then(|| 100.0 * f64::from(self.caught + self.timeout) / f64::from(viable))
+    }
+}
+
+pub fn mutants(lab: &str, extra: &[String]) -> Result<()> {
+    let lab = workspace::find_lab(lab)?;
+    let installed = Command::new("cargo")
+        .args(["mutants", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !installed {
+        bail!(
+            "cargo-mutants is not installed: run `cargo install cargo-mutants --locked` (a few minutes), then this again"
+        );
+    }
+    let out_dir = workspace::root()
+        .join("target/xtask/mutants")
+        .join(&lab.dir_name);
+    std::fs::create_dir_all(&out_dir)?;
+    ui::step(&format!(
+        "cargo mutants on {} with the lab's tests (one build and test run per mutant: this takes a while)",
+        lab.solution_package
+    ));
+    let status = workspace::cargo()
+        .args(["mutants", "--package", &lab.solution_package])
+        .args(["--test-package", &lab.solution_package])
+        // The lab's test binary is the one that proves the steps; other suites (interop,
+        // browser) need tools the mutation run should not depend on.
+        .args(["--timeout", "120", "--build-timeout", "600", "--no-shuffle"])
+        .arg("--output")
+        .arg(&out_dir)
+        .args(extra)
+        .status()
+        .context("running cargo mutants")?;
+    // cargo-mutants exits non-zero when mutants are missed; the outcomes still count.
+    let outcomes = out_dir.join("mutants.out/outcomes.json");
+    let counts = read_counts(&outcomes).with_context(|| {
+        format!(
+            "cargo mutants ({status}) left no readable {}",
+            outcomes.display()
+        )
+    })?;
+    let Some(score) = counts.score() else {
+        bail!(
+            "cargo mutants found no viable mutant in {}",
+            lab.solution_package
+        );
+    };
+    let survivors =
+        std::fs::read_to_string(out_dir.join("mutants.out/missed.txt")).unwrap_or_default();
+    println!(
+        "\n{}: {score:.1}% of viable mutants caught ({} caught, {} timeouts counted as caught, {} missed, {} unviable)",
+        lab.dir_name, counts.caught, counts.timeout, counts.missed, counts.unviable
+    );
+    if !survivors.trim().is_empty() {
+        println!(
+            "{}",
+            ui::bold("survivors (the tests pass with these changes):")
+        );
+        for line in survivors.lines() {
+            println!("  {line}");
+        }
+    }
+    let scope = if extra.is_empty() {
+        "whole solution".to_owned()
+    } else {
+        format!("partial: {}", extra.join(" "))
+    };
+    let row = table_row(&lab.dir_name, &counts, score, &scope);
+    let page = workspace::root().join("book/src/appendix/grading.md");
+    write_row(&page, &lab.dir_name, &row)?;
+    println!("written to {}", page.display());
+    if score < BAR {
+        bail!(
+            "{score:.1}% is under the {BAR}% bar: strengthen the tests of {} against the survivors above",
+            lab.dir_name
+        );
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct OutcomesFile {
+    #[serde(flatten)]
+    counts: Counts,
+}
+
+fn read_counts(file: &Path) -> Result<Counts> {
+    let text = std::fs::read_to_string(file)?;
+    let parsed: OutcomesFile = serde_json::from_str(&text)?;
+    Ok(parsed.counts)
+}
+
+fn table_row(lab: &str, counts: &Counts, score: f64, scope: &str) -> String {
+    format!(
+        "| {lab} | {score:.0}% | {} | {} | {} | {} | {scope} |",
+        counts.caught, counts.timeout, counts.missed, counts.unviable
+    )
+}
+
+/// Puts `row` for `lab` into the marker block of `page`, keeping the other labs' rows.
+pub fn write_row(page: &Path, lab: &str, row: &str) -> Result<()> {
+    let text =
+        std::fs::read_to_string(page).with_context(|| format!("reading {}", page.display()))?;
+    let updated = with_row(&text, lab, row).with_context(|| {
+        format!(
+            "{} has no `{START}` marker where the scores go",
+            page.display()
+        )
+    })?;
+    std::fs::write(page, updated)?;
+    Ok(())
+}
+
+pub fn with_row(text: &str, lab: &str, row: &str) -> Option<String> {
+    let start = text.find(START)?;
+    let after_start = start + START.len();
+    let end = text[after_start..].find(END).map(|i| after_start + i);
+    let block = end.map(|e| &text[after_start..e]).unwrap_or("");
+    let mut rows: Vec<String> = block
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| lab ") && !l.starts_with("|---"))
+        .filter(|l| !l.starts_with(&format!("| {lab} |")))
+        .map(str::to_owned)
+        .collect();
+    rows.push(row.to_owned());
+    rows.sort();
+    let table = format!(
+        "{START}\n| lab | score | caught | timeouts (caught) | missed | unviable | scope |\n|---|---|---|---|---|---|---|\n{}\n{END}",
+        rows.join("\n")
+    );
+    let rest = match end {
+        Some(e) => &text[e + END.len()..],
+        None => &text[after_start..],
+    };
+    Some(format!("{}{table}{rest}", &text[..start]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_count_as_caught_and_unviable_count_for_nothing() {
+        let counts: Counts = serde_json::from_str(
+            r#"{"total_mutants": 20, "caught": 15, "missed": 2, "timeout": 3, "unviable": 5}"#,
+        )
+        .unwrap();
+        assert_eq!(counts.score(), Some(90.0));
+        assert_eq!(Counts::default().score(), None);
+    }
+
+    #[test]
+    fn the_marker_block_is_written_then_rewritten() {
+        let page = "# Grading\n\nThe table:\n\n<!-- mutation-scores -->\n";
+        let once = with_row(
+            page,
+            "01-a",
+            "| 01-a | 80% | 8 | 0 | 2 | 1 | whole solution |",
+        )
+        .unwrap();
+        assert!(once.contains("| 01-a | 80% |"));
+        assert!(once.ends_with("<!-- /mutation-scores -->\n"), "{once}");
+        let twice = with_row(
+            &once,
+            "02-b",
+            "| 02-b | 95% | 19 | 0 | 1 | 0 | whole solution |",
+        )
+        .unwrap();
+        let thrice = with_row(
+            &twice,
+            "01-a",
+            "| 01-a | 91% | 10 | 0 | 1 | 1 | whole solution |",
+        )
+        .unwrap();
+        assert!(thrice.contains("| 01-a | 91% |") && !thrice.contains("| 01-a | 80% |"));
+        assert!(thrice.contains("| 02-b | 95% |"));
+        assert_eq!(thrice.matches("<!-- mutation-scores -->").count(), 1);
+        assert!(thrice.starts_with("# Grading\n\nThe table:\n\n"));
+        assert!(with_row("no markers", "01-a", "| x |").is_none());
+    }
 }

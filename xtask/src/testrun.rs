@@ -71,6 +71,9 @@ pub struct Target<'a> {
     pub tests_dir: &'a Path,
     /// `CARGO_TARGET_DIR`, when it must differ from the caller's.
     pub target_dir: Option<&'a Path>,
+    /// Echo cargo's "Compiling ..." lines while it builds (a first build takes minutes;
+    /// silence would look like a hang). Diagnostics are returned, not echoed.
+    pub show_progress: bool,
 }
 
 /// The result of building a lab's tests.
@@ -93,12 +96,9 @@ pub fn build(target: &Target) -> Result<Build> {
     if let Some(dir) = target.target_dir {
         command.env("CARGO_TARGET_DIR", dir);
     }
-    let output = command
-        .output()
+    let (status, stdout, stderr) = run_cargo(&mut command, target.show_progress)
         .with_context(|| format!("running cargo to build {}'s tests", target.package))?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    if !output.status.success() {
+    if !status.success() {
         if stderr.contains("could not compile") || stderr.contains("error[") {
             return Ok(Build::CompileError(compiler_messages(&stderr)));
         }
@@ -120,6 +120,47 @@ pub fn build(target: &Target) -> Result<Build> {
         );
     }
     Ok(Build::Built(executables))
+}
+
+/// Runs cargo, capturing stdout and stderr, echoing stderr's progress lines if asked.
+fn run_cargo(command: &mut Command, show_progress: bool) -> Result<(ExitStatus, String, String)> {
+    use std::io::BufRead;
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let mut stdout = child.stdout.take().expect("piped");
+    let out_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stdout.read_to_string(&mut text);
+        text
+    });
+    let mut stderr = String::new();
+    for line in std::io::BufReader::new(child.stderr.take().expect("piped")).lines() {
+        let line = line.unwrap_or_default();
+        if show_progress && is_progress(&line) {
+            eprintln!("{line}");
+        }
+        stderr.push_str(&line);
+        stderr.push('\n');
+    }
+    let status = child.wait()?;
+    Ok((status, out_reader.join().unwrap_or_default(), stderr))
+}
+
+fn is_progress(line: &str) -> bool {
+    let trimmed = line.trim_start();
+    [
+        "Compiling ",
+        "Checking ",
+        "Blocking ",
+        "Locking ",
+        "Downloaded ",
+        "Building ",
+        "Finished ",
+    ]
+    .iter()
+    .any(|p| trimmed.starts_with(p))
 }
 
 /// Test executables from cargo's JSON messages whose source file is under `tests_dir`.
@@ -156,15 +197,7 @@ fn test_executables(json_lines: &str, tests_dir: &Path) -> Vec<PathBuf> {
 fn compiler_messages(stderr: &str) -> String {
     stderr
         .lines()
-        .filter(|line| {
-            let trimmed = line.trim_start();
-            !(trimmed.starts_with("Compiling ")
-                || trimmed.starts_with("Checking ")
-                || trimmed.starts_with("Blocking ")
-                || trimmed.starts_with("Locking ")
-                || trimmed.starts_with("Downloaded ")
-                || trimmed.starts_with("Building "))
-        })
+        .filter(|line| !is_progress(line))
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -200,7 +233,7 @@ pub fn parse_list(stdout: &str) -> Vec<String> {
 pub fn run_all(exe: &Path, cwd: &Path, limit: Duration) -> Result<Vec<TestResult>> {
     let expected = list(exe)?;
     let mut command = Command::new(exe);
-    command.current_dir(cwd).env("INSTA_UPDATE", "no");
+    as_cargo_test_would(&mut command, cwd);
     let run = run_limited(&mut command, limit, false)?;
     let mut results = parse_results(&run.output);
     for name in expected {
@@ -218,9 +251,8 @@ pub fn run_all(exe: &Path, cwd: &Path, limit: Duration) -> Result<Vec<TestResult
 /// Runs one test alone in its own process with a wall-clock limit.
 pub fn run_one(exe: &Path, cwd: &Path, name: &str, limit: Duration) -> TestResult {
     let mut command = Command::new(exe);
+    as_cargo_test_would(&mut command, cwd);
     command
-        .current_dir(cwd)
-        .env("INSTA_UPDATE", "no")
         // Reports want the assertion, not a page of frames.
         .env("RUST_BACKTRACE", "0")
         .args(["--exact", name, "--test-threads=1"]);
@@ -249,6 +281,15 @@ pub fn run_one(exe: &Path, cwd: &Path, name: &str, limit: Duration) -> TestResul
         name: name.to_owned(),
         outcome,
     }
+}
+
+/// `cargo test` runs a test binary from its package's folder with `CARGO_MANIFEST_DIR`
+/// set; tests (and insta) may rely on both. Snapshots are compared, never rewritten.
+fn as_cargo_test_would(command: &mut Command, package_dir: &Path) {
+    command
+        .current_dir(package_dir)
+        .env("CARGO_MANIFEST_DIR", package_dir)
+        .env("INSTA_UPDATE", "no");
 }
 
 struct Run {

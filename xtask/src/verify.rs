@@ -9,10 +9,11 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
+use crate::labsteps;
 use crate::suites::{SUITES, Tool};
 use crate::{book, ui, workspace};
 
-enum Status {
+pub enum Status {
     Passed,
     Failed(String),
     NotRun(String),
@@ -68,8 +69,12 @@ pub fn run() -> Result<()> {
         )
     });
     for lab in workspace::labs()? {
-        let name = format!("{} fails as shipped", lab.package);
-        record(&name, &mut || lab_fails_as_shipped(&lab));
+        let name = format!("{}: steps.toml agrees with the tests", lab.dir_name);
+        record(&name, &mut || labsteps::steps_agree(&lab));
+        let name = format!("{} fails every step as shipped", lab.package);
+        record(&name, &mut || labsteps::lab_fails_as_shipped(&lab));
+        let name = format!("{} passes every step", lab.solution_package);
+        record(&name, &mut || labsteps::solution_passes(&lab));
     }
     for suite in SUITES {
         record(suite.name, &mut || run_suite(suite, require_all));
@@ -136,67 +141,6 @@ fn kit_redis() -> Result<Status> {
         }
     );
     Ok(Status::Passed)
-}
-
-/// A lab must compile with its tests and fail every graded (`step...`) test as shipped.
-fn lab_fails_as_shipped(lab: &workspace::Lab) -> Result<Status> {
-    let output = workspace::cargo()
-        .args([
-            "test",
-            "-p",
-            &lab.package,
-            "--no-fail-fast",
-            "--",
-            "--test-threads=4",
-        ])
-        .env("INSTA_UPDATE", "no")
-        .output()
-        .context("running the lab's tests")?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    if stderr.contains("could not compile") {
-        return Ok(Status::Failed(format!(
-            "{} does not compile as shipped:\n{stderr}",
-            lab.package
-        )));
-    }
-    let results = parse_test_results(&stdout);
-    let graded: Vec<_> = results.iter().filter(|(name, _)| is_graded(name)).collect();
-    if graded.is_empty() {
-        return Ok(Status::Failed(format!(
-            "{} has no graded `step...` tests",
-            lab.package
-        )));
-    }
-    let passing: Vec<_> = graded
-        .iter()
-        .filter(|(_, ok)| *ok)
-        .map(|(n, _)| n.as_str())
-        .collect();
-    if !passing.is_empty() {
-        return Ok(Status::Failed(format!(
-            "these graded tests pass before the learner has done anything: {}",
-            passing.join(", ")
-        )));
-    }
-    println!("{} graded tests, all failing as shipped", graded.len());
-    Ok(Status::Passed)
-}
-
-/// `(test name, passed)` from libtest's plain output.
-pub fn parse_test_results(stdout: &str) -> Vec<(String, bool)> {
-    stdout
-        .lines()
-        .filter_map(|line| {
-            let rest = line.strip_prefix("test ")?;
-            let (name, result) = rest.rsplit_once(" ... ")?;
-            match result.trim() {
-                "ok" => Some((name.trim().to_owned(), true)),
-                "FAILED" => Some((name.trim().to_owned(), false)),
-                _ => None,
-            }
-        })
-        .collect()
 }
 
 /// Graded tests are named by step: `step1_...`, possibly inside a module.
@@ -280,19 +224,7 @@ fn print_summary(outcomes: &[Outcome]) {
 
 #[cfg(test)]
 mod tests {
-    use super::{is_graded, parse_test_results};
-
-    #[test]
-    fn libtest_lines_are_parsed() {
-        let out = "running 2 tests\ntest step1_publish ... ok\ntest a::step2_poll ... FAILED\ntest x ... ignored\n";
-        assert_eq!(
-            parse_test_results(out),
-            vec![
-                ("step1_publish".to_owned(), true),
-                ("a::step2_poll".to_owned(), false)
-            ]
-        );
-    }
+    use super::is_graded;
 
     #[test]
     fn graded_tests_are_the_step_tests() {

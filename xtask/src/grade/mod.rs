@@ -239,6 +239,7 @@ fn grade_lab(
         package: &lab.package,
         tests_dir: &tests_dir,
         target_dir: Some(&settings.target_dir),
+        show_progress: false,
     };
     println!("{name}: building {}...", lab.package);
     let executables = match testrun::build(&target)? {

@@ -60,6 +60,7 @@ pub fn run_lab(lab: &Lab) -> Result<LabRun> {
         package: &lab.package,
         tests_dir: &tests_dir,
         target_dir: None,
+        show_progress: true,
     };
     let executables = match testrun::build(&target)? {
         Build::CompileError(messages) => return Ok(LabRun::CompileError(messages)),
@@ -100,7 +101,7 @@ pub fn check(lab: Option<String>) -> Result<()> {
 }
 
 fn next_move(lab: &Lab, run: &LabRun) -> anyhow::Error {
-    let number = lab.dir_name.split('-').next().unwrap_or(&lab.dir_name);
+    let number = lab.dir_name.split('-').next().unwrap_or(&lab.dir_name).trim_start_matches('0');
     match run {
         LabRun::CompileError(_) => anyhow::anyhow!(
             "lab {} does not compile yet: fix the first error above, then run `cargo xtask check {number}`",

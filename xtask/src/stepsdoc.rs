@@ -1,0 +1,213 @@
+//! The book's `{{#steps NN-x}}` directive: a lab page's steps table, read from the lab's
+//! `steps.toml`, so the page and the tooling can never disagree.
+//!
+//! An in-process mdBook preprocessor. It renders each step's number, title, points and
+//! the page that explains it, then the step's hints as nested `<details>` blocks, so the
+//! second hint only appears once the first is opened, as `cargo xtask hint` unfolds them.
+//! An unknown lab name is an error: a typo must fail the build, not print nothing.
+
+use std::path::{Component, Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use mdbook_preprocessor::book::{Book, BookItem};
+use mdbook_preprocessor::{Preprocessor, PreprocessorContext};
+
+use crate::steps::{self, Steps};
+
+const DIRECTIVE: &str = "{{#steps ";
+
+pub struct StepsTables {
+    /// Where `labs/` is.
+    pub course: PathBuf,
+}
+
+impl Preprocessor for StepsTables {
+    fn name(&self) -> &str {
+        "course-steps"
+    }
+
+    fn run(&self, _ctx: &PreprocessorContext, mut book: Book) -> Result<Book> {
+        let mut failure = None;
+        book.for_each_mut(|item| {
+            let BookItem::Chapter(chapter) = item else {
+                return;
+            };
+            if failure.is_some() || !chapter.content.contains(DIRECTIVE) {
+                return;
+            }
+            let page = chapter.path.clone().unwrap_or_default();
+            match expand(&chapter.content, &page, &self.course) {
+                Ok(content) => chapter.content = content,
+                Err(error) => {
+                    failure = Some(error.context(format!("in book/src/{}", page.display())))
+                }
+            }
+        });
+        match failure {
+            Some(error) => Err(error),
+            None => Ok(book),
+        }
+    }
+
+    fn supports_renderer(&self, _renderer: &str) -> Result<bool> {
+        Ok(true)
+    }
+}
+
+/// Every lab name a page's `{{#steps ...}}` directives name (escaped ones skipped).
+pub fn directives(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(DIRECTIVE) {
+        let escaped = start > 0 && rest.as_bytes()[start - 1] == b'\\';
+        let after = &rest[start + DIRECTIVE.len()..];
+        let Some(end) = after.find("}}") else { break };
+        if !escaped {
+            found.push(after[..end].trim().to_owned());
+        }
+        rest = &after[end..];
+    }
+    found
+}
+
+/// Loads a lab's steps by name, refusing names that are not a lab.
+pub fn load_lab(course: &Path, name: &str) -> Result<Steps> {
+    let dir = course.join("labs").join(name);
+    let is_plain_name = !name.is_empty() && !name.contains(['/', '\\', '.']);
+    if !is_plain_name || !steps::path(&dir).is_file() {
+        let known: Vec<String> = crate::workspace::labs_in(course)
+            .map(|labs| labs.into_iter().map(|l| l.dir_name).collect())
+            .unwrap_or_default();
+        bail!(
+            "{{{{#steps {name}}}}} names no lab with a steps.toml; the labs are: {}",
+            known.join(", ")
+        );
+    }
+    steps::load(&dir)
+}
+
+fn expand(content: &str, page: &Path, course: &Path) -> Result<String> {
+    let mut out = String::new();
+    let mut rest = content;
+    while let Some(start) = rest.find(DIRECTIVE) {
+        let after = &rest[start + DIRECTIVE.len()..];
+        let end = after
+            .find("}}")
+            .context("a `{{#steps` without its closing `}}`")?;
+        if start > 0 && rest.as_bytes()[start - 1] == b'\\' {
+            // Escaped: shown literally, without the backslash.
+            out.push_str(&rest[..start - 1]);
+            out.push_str(&rest[start..start + DIRECTIVE.len() + end + 2]);
+        } else {
+            out.push_str(&rest[..start]);
+            let name = after[..end].trim();
+            out.push_str(&render(name, &load_lab(course, name)?, page));
+        }
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// A link from `page` to `target` (both relative to `book/src`).
+fn relative_link(page: &Path, target: &str) -> String {
+    let depth = page
+        .parent()
+        .map(|p| {
+            p.components()
+                .filter(|c| matches!(c, Component::Normal(_)))
+                .count()
+        })
+        .unwrap_or(0);
+    format!("{}{target}", "../".repeat(depth))
+}
+
+/// The Markdown for one lab's steps.
+pub fn render(name: &str, steps: &Steps, page: &Path) -> String {
+    let number = name
+        .split('-')
+        .next()
+        .unwrap_or(name)
+        .trim_start_matches('0');
+    let mut out =
+        String::from("| step | what you build | points | explained in |\n|---|---|---|---|\n");
+    for step in &steps.steps {
+        out.push_str(&format!(
+            "| {} | {} | {} | [{}]({}) |\n",
+            step.id,
+            step.title.replace('|', "\\|"),
+            step.points,
+            step.book,
+            relative_link(page, &step.book)
+        ));
+    }
+    out.push_str(&format!(
+        "\n**{} points in all.** `cargo xtask check {number}` runs the tests and shows the first failing step; `cargo xtask hint {number}` gives its hints one at a time.\n\n",
+        steps.total_points()
+    ));
+    for step in &steps.steps {
+        if step.hints.is_empty() {
+            continue;
+        }
+        out.push_str(&format!(
+            "<details><summary>Hints for step {}: {}</summary>\n\n",
+            step.id, step.title
+        ));
+        for (i, hint) in step.hints.iter().enumerate() {
+            out.push_str(&format!(
+                "<details><summary>Hint {}</summary>\n\n{hint}\n\n",
+                i + 1
+            ));
+        }
+        out.push_str(&"</details>\n".repeat(step.hints.len()));
+        out.push_str("\n</details>\n\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn course() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/course")
+    }
+
+    #[test]
+    fn the_directive_becomes_a_table_and_unfolding_hints() {
+        let page = Path::new("demo/lab.md");
+        let text = "# Lab\n\n{{#steps 01-demo}}\n\nThe end. \\{{#steps shown}}";
+        let out = expand(text, page, &course()).unwrap();
+        assert!(
+            out.contains("| 1 | Add | 10 | [demo/add.md](../demo/add.md) |"),
+            "{out}"
+        );
+        assert!(out.contains("| 3 | Count down | 30 |"), "{out}");
+        assert!(
+            out.contains("**60 points in all.** `cargo xtask check 1`"),
+            "{out}"
+        );
+        let first = out.find("<summary>Hint 1</summary>\n\nUse +.").unwrap();
+        let second = out.find("<summary>Hint 2</summary>\n\na + b").unwrap();
+        let closing = out[second..].find("</details>\n</details>").unwrap();
+        assert!(first < second && closing > 0, "hint 2 is nested in hint 1");
+        assert!(out.ends_with("The end. {{#steps shown}}"), "{out}");
+    }
+
+    #[test]
+    fn an_unknown_lab_fails_with_the_known_ones() {
+        let error = expand("{{#steps 01-dmeo}}", Path::new("a.md"), &course()).unwrap_err();
+        let message = format!("{error:#}");
+        assert!(message.contains("names no lab"), "{message}");
+        assert!(message.contains("the labs are: 01-demo"), "{message}");
+        assert!(expand("{{#steps ../01-demo}}", Path::new("a.md"), &course()).is_err());
+    }
+
+    #[test]
+    fn directives_are_found() {
+        assert_eq!(
+            directives("a {{#steps 01-transports}} b \\{{#steps no}} {{#steps 02-socketio }}"),
+            vec!["01-transports", "02-socketio"]
+        );
+    }
+}
