@@ -203,6 +203,35 @@ mod tests {
         assert!(expand("{{#steps ../01-demo}}", Path::new("a.md"), &course()).is_err());
     }
 
+    /// A real mdBook build with the preprocessor registered, as `book::build` does.
+    fn build_page(page: &str) -> Result<String> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("src/demo")).unwrap();
+        std::fs::write(dir.path().join("book.toml"), "[book]\ntitle = \"t\"\n").unwrap();
+        std::fs::write(
+            dir.path().join("src/SUMMARY.md"),
+            "# Summary\n\n- [Lab](demo/lab.md)\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("src/demo/lab.md"), page).unwrap();
+        let mut book = mdbook_driver::MDBook::load(dir.path())?;
+        book.with_preprocessor(StepsTables { course: course() });
+        book.build()?;
+        Ok(std::fs::read_to_string(
+            dir.path().join("book/demo/lab.html"),
+        )?)
+    }
+
+    #[test]
+    fn the_book_renders_the_table_and_fails_on_an_unknown_lab() {
+        let html = build_page("# Lab\n\n{{#steps 01-demo}}\n").unwrap();
+        assert!(html.contains("<td>Count down</td>"), "{html}");
+        assert!(html.contains("<summary>Hint 2</summary>"), "{html}");
+        assert!(html.contains("href=\"../demo/add.html\""), "{html}");
+        let error = build_page("{{#steps 07-nothing}}").unwrap_err();
+        assert!(format!("{error:#}").contains("names no lab"), "{error:#}");
+    }
+
     #[test]
     fn directives_are_found() {
         assert_eq!(
