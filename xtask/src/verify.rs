@@ -68,13 +68,18 @@ pub fn run() -> Result<()> {
             "a solution or the tooling is broken: see the failures above",
         )
     });
+    let root = workspace::root();
+    let here = labsteps::Where {
+        course: &root,
+        target_dir: None,
+    };
     for lab in workspace::labs()? {
         let name = format!("{}: steps.toml agrees with the tests", lab.dir_name);
-        record(&name, &mut || labsteps::steps_agree(&lab));
+        record(&name, &mut || labsteps::steps_agree(&here, &lab));
         let name = format!("{} fails every step as shipped", lab.package);
-        record(&name, &mut || labsteps::lab_fails_as_shipped(&lab));
+        record(&name, &mut || labsteps::lab_fails_as_shipped(&here, &lab));
         let name = format!("{} passes every step", lab.solution_package);
-        record(&name, &mut || labsteps::solution_passes(&lab));
+        record(&name, &mut || labsteps::solution_passes(&here, &lab));
     }
     for suite in SUITES {
         record(suite.name, &mut || run_suite(suite, require_all));

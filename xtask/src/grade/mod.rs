@@ -17,6 +17,8 @@ mod overlay;
 mod report;
 mod tamper;
 
+pub use overlay::copy_tree;
+
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
