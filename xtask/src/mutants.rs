@@ -5,8 +5,11 @@
 //! the tests hang was noticed (the grader would fail that step too). Unviable mutants
 //! (that do not compile) count for nothing. The score per lab goes into the instructors'
 //! appendix, between the `<!-- mutation-scores -->` markers, so it can be rewritten.
-//! Extra arguments after `--` go to cargo-mutants (`--file src/feed.rs`, `--shard 1/4`,
-//! `--in-diff`), for when a whole run is too long; the table then says it was partial.
+//! By default only the files the learner writes in are mutated (those where the lab has
+//! a `todo!(`): that is the code the tests must pin down, and the whole solution (the
+//! CLI, the demo page) would take hours on two cores. Only the lab's test binary runs
+//! against each mutant. Extra arguments after `--` go to cargo-mutants instead of the
+//! default scope (`--file feed.rs`, `--shard 1/4`, `--in-diff`); the table says which.
 
 use std::path::Path;
 use std::process::Command;
@@ -60,17 +63,33 @@ pub fn mutants(lab: &str, extra: &[String]) -> Result<()> {
         "cargo mutants on {} with the lab's tests (one build and test run per mutant: this takes a while)",
         lab.solution_package
     ));
-    let status = workspace::cargo()
+    let learner_files = learner_files(&lab.dir)?;
+    let scope: Vec<String> = if extra.is_empty() {
+        learner_files
+            .iter()
+            .flat_map(|f| ["--file".to_owned(), f.clone()])
+            .collect()
+    } else {
+        extra.to_vec()
+    };
+    let mut command = workspace::cargo();
+    command
         .args(["mutants", "--package", &lab.solution_package])
         .args(["--test-package", &lab.solution_package])
-        // The lab's test binary is the one that proves the steps; other suites (interop,
-        // browser) need tools the mutation run should not depend on.
         .args(["--timeout", "120", "--build-timeout", "600", "--no-shuffle"])
         .arg("--output")
         .arg(&out_dir)
-        .args(extra)
-        .status()
-        .context("running cargo mutants")?;
+        .args(&scope);
+    // The lab's test binary is the one that proves the steps; other suites (interop,
+    // browser) need tools the mutation run should not depend on.
+    let lab_tests = lab_test_targets(&lab)?;
+    if !lab_tests.is_empty() {
+        command.arg("--");
+        for name in &lab_tests {
+            command.args(["--test", name]);
+        }
+    }
+    let status = command.status().context("running cargo mutants")?;
     // cargo-mutants exits non-zero when mutants are missed; the outcomes still count.
     let outcomes = out_dir.join("mutants.out/outcomes.json");
     let counts = read_counts(&outcomes).with_context(|| {
@@ -101,9 +120,9 @@ pub fn mutants(lab: &str, extra: &[String]) -> Result<()> {
         }
     }
     let scope = if extra.is_empty() {
-        "whole solution".to_owned()
+        format!("learner's files: {}", learner_files.join(", "))
     } else {
-        format!("partial: {}", extra.join(" "))
+        format!("cargo mutants {}", extra.join(" "))
     };
     let row = table_row(&lab.dir_name, &counts, score, &scope);
     let page = workspace::root().join("book/src/appendix/grading.md");
@@ -116,6 +135,47 @@ pub fn mutants(lab: &str, extra: &[String]) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// File names under the lab's `src/` that hold a `todo!(`: where the learner writes.
+fn learner_files(lab_dir: &Path) -> Result<Vec<String>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(lab_dir.join("src"))? {
+        let path = entry?.path();
+        let is_rust = path.extension().is_some_and(|e| e == "rs");
+        if is_rust && std::fs::read_to_string(&path)?.contains("todo!(") {
+            files.push(
+                path.file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned(),
+            );
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// The solution's `[[test]]` targets whose path is in the lab's `tests/` folder.
+fn lab_test_targets(lab: &workspace::Lab) -> Result<Vec<String>> {
+    let manifest = std::fs::read_to_string(lab.solution_dir.join("Cargo.toml"))?;
+    let manifest: toml::Value = toml::from_str(&manifest)?;
+    let lab_tests = format!("labs/{}/tests/", lab.dir_name);
+    Ok(manifest
+        .get("test")
+        .and_then(|t| t.as_array())
+        .map(|tests| {
+            tests
+                .iter()
+                .filter(|t| {
+                    t.get("path")
+                        .and_then(|p| p.as_str())
+                        .is_some_and(|p| p.contains(&lab_tests))
+                })
+                .filter_map(|t| t.get("name").and_then(|n| n.as_str()).map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default())
 }
 
 #[derive(Deserialize)]
