@@ -101,7 +101,12 @@ pub fn check(lab: Option<String>) -> Result<()> {
 }
 
 fn next_move(lab: &Lab, run: &LabRun) -> anyhow::Error {
-    let number = lab.dir_name.split('-').next().unwrap_or(&lab.dir_name).trim_start_matches('0');
+    let number = lab
+        .dir_name
+        .split('-')
+        .next()
+        .unwrap_or(&lab.dir_name)
+        .trim_start_matches('0');
     match run {
         LabRun::CompileError(_) => anyhow::anyhow!(
             "lab {} does not compile yet: fix the first error above, then run `cargo xtask check {number}`",

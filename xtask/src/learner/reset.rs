@@ -10,6 +10,7 @@
 //! work back from it), and files the learner added are left where they are.
 
 use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
@@ -24,37 +25,40 @@ const SHIPPED_CANDIDATES: [&str; 4] = [
     "origin/HEAD",
 ];
 
-fn git(args: &[&str]) -> Command {
+fn git(root: &Path, args: &[&str]) -> Command {
     let mut command = Command::new("git");
-    command.current_dir(workspace::root()).args(args);
+    command.current_dir(root).args(args);
     command
 }
 
-fn revision_exists(rev: &str) -> bool {
-    git(&[
-        "rev-parse",
-        "--verify",
-        "--quiet",
-        &format!("{rev}^{{commit}}"),
-    ])
+fn revision_exists(root: &Path, rev: &str) -> bool {
+    git(
+        root,
+        &[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            &format!("{rev}^{{commit}}"),
+        ],
+    )
     .output()
     .is_ok_and(|o| o.status.success())
 }
 
 /// The revision to restore from, and why it was chosen.
-fn shipped_revision(from: Option<&str>) -> Result<(String, &'static str)> {
+fn shipped_revision(root: &Path, from: Option<&str>) -> Result<(String, &'static str)> {
     if let Some(rev) = from {
-        if !revision_exists(rev) {
+        if !revision_exists(root, rev) {
             bail!("{rev} is not a revision of this repository: see `git log --oneline`");
         }
         return Ok((rev.to_owned(), "asked for with --from"));
     }
     for candidate in SHIPPED_CANDIDATES {
-        if revision_exists(candidate) {
+        if revision_exists(root, candidate) {
             return Ok((candidate.to_owned(), "the course's branch as fetched"));
         }
     }
-    if revision_exists("HEAD") {
+    if revision_exists(root, "HEAD") {
         return Ok((
             "HEAD".into(),
             "no remote branch, so your last commit: uncommitted changes are undone",
@@ -67,9 +71,14 @@ fn shipped_revision(from: Option<&str>) -> Result<(String, &'static str)> {
 
 pub fn reset(lab: &str, from: Option<&str>, yes: bool) -> Result<()> {
     let lab = workspace::find_lab(lab)?;
-    let path = format!("labs/{}", lab.dir_name);
-    let (rev, why) = shipped_revision(from)?;
-    let diff = git(&["diff", "--stat", &rev, "--", &path])
+    reset_in(&workspace::root(), &lab.dir_name, from, yes)
+}
+
+/// Restores `labs/<dir_name>` in the repository at `root`.
+fn reset_in(root: &Path, dir_name: &str, from: Option<&str>, yes: bool) -> Result<()> {
+    let path = format!("labs/{dir_name}");
+    let (rev, why) = shipped_revision(root, from)?;
+    let diff = git(root, &["diff", "--stat", &rev, "--", &path])
         .output()
         .context("running git diff")?;
     let changes = String::from_utf8_lossy(&diff.stdout);
@@ -83,14 +92,17 @@ pub fn reset(lab: &str, from: Option<&str>, yes: bool) -> Result<()> {
         println!("Nothing changed.");
         return Ok(());
     }
-    let status = git(&[
-        "restore",
-        &format!("--source={rev}"),
-        "--staged",
-        "--worktree",
-        "--",
-        &path,
-    ])
+    let status = git(
+        root,
+        &[
+            "restore",
+            &format!("--source={rev}"),
+            "--staged",
+            "--worktree",
+            "--",
+            &path,
+        ],
+    )
     .status()
     .context("running git restore")?;
     if !status.success() {
@@ -112,4 +124,43 @@ fn confirm() -> Result<bool> {
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;
     Ok(matches!(answer.trim().to_lowercase().as_str(), "y" | "yes"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(root: &Path, args: &[&str]) {
+        let ok = git(
+            root,
+            &["-c", "user.name=t", "-c", "user.email=t@example.com"],
+        )
+        .args(args)
+        .output()
+        .unwrap()
+        .status
+        .success();
+        assert!(ok, "git {args:?}");
+    }
+
+    #[test]
+    fn a_lab_comes_back_from_the_course_branch_not_from_the_learners_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let lib = root.join("labs/01-x/src/lib.rs");
+        std::fs::create_dir_all(lib.parent().unwrap()).unwrap();
+        std::fs::write(&lib, "shipped").unwrap();
+        run(root, &["init", "--quiet"]);
+        run(root, &["add", "."]);
+        run(root, &["commit", "--quiet", "-m", "course"]);
+        // What a clone has: the course's branch as fetched from its remote.
+        run(root, &["update-ref", "refs/remotes/origin/main", "HEAD"]);
+        std::fs::write(&lib, "learner's work").unwrap();
+        run(root, &["commit", "--quiet", "-am", "my work"]);
+        std::fs::write(&lib, "more work, not committed").unwrap();
+
+        reset_in(root, "01-x", None, true).unwrap();
+        assert_eq!(std::fs::read_to_string(&lib).unwrap(), "shipped");
+        assert!(reset_in(root, "01-x", Some("no-such-rev"), true).is_err());
+    }
 }
