@@ -55,8 +55,8 @@ async fn connection(socket: WebSocket, state: AppState, mut subscription: Subscr
                     Ok(message) => Frame::Text(
                         serde_json::to_string(&message).expect("a message serializes").into(),
                     ),
-                    Err(Ended::FellBehind { .. }) => close(close_code::POLICY, "fell behind; reconnect"),
-                    Err(Ended::Closed) => close(close_code::AWAY, "feed closed"),
+                    Err(Ended::FellBehind { .. }) => close_frame(close_code::POLICY, "fell behind; reconnect"),
+                    Err(Ended::Closed) => close_frame(close_code::AWAY, "feed closed"),
                 };
                 let closing = matches!(frame, Frame::Close(_));
                 if sink.send(frame).await.is_err() || closing {
@@ -93,7 +93,7 @@ async fn connection(socket: WebSocket, state: AppState, mut subscription: Subscr
                 }
             }
             _ = &mut shutdown => {
-                let _ = sink.send(close(close_code::AWAY, "server shutting down")).await;
+                let _ = sink.send(close_frame(close_code::AWAY, "server shutting down")).await;
                 break;
             }
         }
@@ -101,7 +101,8 @@ async fn connection(socket: WebSocket, state: AppState, mut subscription: Subscr
 }
 // ANCHOR_END: connection
 
-fn close(code: u16, reason: &'static str) -> Frame {
+/// A Close frame with a status code (RFC 6455, section 7.4) and a reason.
+pub fn close_frame(code: u16, reason: &'static str) -> Frame {
     Frame::Close(Some(CloseFrame {
         code,
         reason: reason.into(),

@@ -3,6 +3,8 @@
 //! Each bench writes a Markdown table into `book/measurements/`, stamped with the machine
 //! and the date, which the chapter page includes. Numbers in the book come from here.
 
+mod transports;
+
 use anyhow::Result;
 use clap::Subcommand;
 
@@ -16,7 +18,7 @@ pub enum BenchCommand {
 
 pub fn run(what: BenchCommand) -> Result<()> {
     match what {
-        BenchCommand::Transports => anyhow::bail!("`bench transports` arrives with chapter 1"),
+        BenchCommand::Transports => transports::run(),
         BenchCommand::Socketio => anyhow::bail!("`bench socketio` arrives with chapter 2"),
     }
 }
