@@ -69,6 +69,15 @@ pub const SUITES: &[Suite] = &[
         needs: &[Tool::Node, Tool::Python],
         prepare: prepare_chapter2_interop,
     },
+    // Chapter 1: the demo page in headless Chromium (EventSource and WebSocket for real).
+    Suite {
+        name: "chapter 1 in a real browser",
+        package: "solution-01-transports",
+        feature: "browser",
+        test: "browser",
+        needs: &[Tool::Chromium],
+        prepare: nothing_to_prepare,
+    },
 ];
 
 /// The npm and pip packages of chapter 2's interop suite, each installed once into
