@@ -8,18 +8,20 @@ mod transports;
 use anyhow::Result;
 use clap::Subcommand;
 
+mod socketio;
+
 #[derive(Subcommand)]
 pub enum BenchCommand {
     /// Bytes per message and latency for short polling, long polling, SSE and WebSocket.
     Transports,
     /// Connect time, deliveries per second, latency and memory of the Socket.IO server.
-    Socketio,
+    Socketio(socketio::Args),
 }
 
 pub fn run(what: BenchCommand) -> Result<()> {
     match what {
         BenchCommand::Transports => transports::run(),
-        BenchCommand::Socketio => anyhow::bail!("`bench socketio` arrives with chapter 2"),
+        BenchCommand::Socketio(args) => socketio::run(args),
     }
 }
 
