@@ -292,7 +292,7 @@ async fn step2_advisory_non_array_or_empty_event_data() {
         "42{\"echo\":1}",
         "42[]",
         "42\"echo\"",
-        "42[1,2]",
+        "42[true,2]",
         "42null",
         "431{}",
     ] {
@@ -311,6 +311,28 @@ async fn step2_advisory_reserved_event_names() {
         )
         .await;
     }
+}
+
+#[tokio::test]
+async fn step2_numeric_event_names_are_accepted() {
+    // socket.io-parser accepts `42[7,...]`; Node dispatches it to the listener of "7".
+    let io = SocketIo::builder()
+        .ns("/", |socket| {
+            socket.on("7", |socket, event| {
+                socket.emit("seven", event.args);
+            });
+        })
+        .build();
+    let server = start(io).await;
+    let mut ws = Ws::open(&server).await;
+    ws.handshake().await;
+    ws.connect("/", None).await;
+    ws.send("42[7,\"x\"]").await;
+    assert_eq!(
+        ws.recv_event("the answer to the numeric event 7").await,
+        "42[\"seven\",\"x\"]",
+        "a numeric event name is valid and handled as its text (see {PACKETS_PAGE})"
+    );
 }
 
 #[tokio::test]
@@ -1072,6 +1094,85 @@ async fn step6_upgrade_from_polling_to_websocket() {
     );
     ws.transcript.redact(p.sid.clone(), "sid");
     insta::assert_snapshot!("step6_upgrade", ws.transcript.render());
+}
+
+#[tokio::test]
+async fn step6_a_client_close_releases_the_pending_get_with_a_noop() {
+    let server = start(chat_io(Config::default())).await;
+    // The GET must reach the server before the POST; nothing tells the client when it has, so
+    // try again (new session) until it did: a GET that came second is refused with 400.
+    let released = kit::within(
+        WAIT,
+        async {
+            loop {
+                let mut p = Polling::open(&server).await;
+                let pending = {
+                    let (http, url) = (p.http.clone(), p.url());
+                    tokio::spawn(async move {
+                        let response = http.get(url).send().await.ok()?;
+                        let status = response.status().as_u16();
+                        Some((status, response.text().await.ok()?))
+                    })
+                };
+                tokio::task::yield_now().await;
+                p.post("1").await;
+                match pending.await.ok().flatten() {
+                    Some((200, body)) => {
+                        let gone = p.http.get(p.url()).send().await.expect("GET");
+                        return (body, gone.status().as_u16());
+                    }
+                    _ => continue,
+                }
+            }
+        },
+        "a GET pending when the client POSTs `1`",
+    )
+    .await;
+    assert_eq!(
+        released,
+        ("6".to_owned(), 400),
+        "the client closed: its pending GET ends with a noop (not `1`), then the session is gone \
+         (see {POLLING_PAGE})"
+    );
+}
+
+#[tokio::test]
+async fn step6_requests_after_the_upgrade_leave_the_session_alone() {
+    let server = start(chat_io(Config::default())).await;
+    let mut p = Polling::open(&server).await;
+    p.post("40").await;
+    let _connect = p.get().await;
+    let url = server.ws_url(&format!(
+        "/socket.io/?EIO=4&transport=websocket&sid={}",
+        p.sid
+    ));
+    let mut ws = Ws::open_url(&url).await;
+    ws.send("2probe").await;
+    assert_eq!(ws.recv_text("the probe answer").await, "3probe");
+    ws.send("5").await;
+    let after = p.http.get(p.url()).send().await.expect("GET");
+    assert_eq!(
+        after.status(),
+        400,
+        "polling is refused once upgraded (see {POLLING_PAGE})"
+    );
+    let mut second = Ws::open_url(&url).await;
+    assert!(
+        matches!(
+            second
+                .next("a second WebSocket for the upgraded session")
+                .await,
+            Frame::Closed
+        ),
+        "a second WebSocket for an upgraded session is closed at once (see {POLLING_PAGE})"
+    );
+    ws.send("421[\"echo\",\"still here\"]").await;
+    assert_eq!(
+        ws.recv_text("the echo after the refused requests").await,
+        "431[\"still here\"]",
+        "the session lives on, and the upgrade's noop (no GET took it) stays off the WebSocket \
+         (see {POLLING_PAGE})"
+    );
 }
 
 #[tokio::test]

@@ -3,7 +3,8 @@
 //!
 //! Everything a client sends comes through here, in order: decoded, checked, then routed to
 //! its namespace's socket. Invalid input closes the session ("parse error"); packets for a
-//! namespace the client has not connected to are dropped, as socket.io does.
+//! namespace the client has not connected to are dropped (socket.io's own server closes the
+//! connection instead, `client.ts` "invalid state"; its client never sends them anyway).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};

@@ -25,7 +25,7 @@ use crate::session_store::SavedSession;
 /// An event received from a client.
 #[derive(Debug)]
 pub struct Event {
-    /// The event name (first element of the packet's array).
+    /// The event name (first element of the packet's array; a numeric one as its text).
     pub name: String,
     /// The other elements.
     pub args: Vec<Value>,
@@ -264,12 +264,15 @@ impl Socket {
 
     /// An EVENT from the client: find the handler and run it.
     pub(crate) fn on_event(&self, packet: Packet) {
-        // The codec checked that data is an array starting with a string.
+        // The codec checked that data is an array starting with a string or a number.
         let Some(Value::Array(mut items)) = packet.data else {
             return;
         };
-        let Some(Value::String(name)) = (!items.is_empty()).then(|| items.remove(0)) else {
-            return;
+        // A numeric name (`42[7]`) is handled as its text (`"7"`), as Node's EventEmitter does.
+        let name = match (!items.is_empty()).then(|| items.remove(0)) {
+            Some(Value::String(name)) => name,
+            Some(Value::Number(number)) => number.to_string(),
+            _ => return,
         };
         let handler = lock(&self.inner.handlers).get(&name).cloned();
         let Some(handler) = handler else {

@@ -52,15 +52,22 @@ pub fn encode_payload(packets: &[Outgoing]) -> String {
     // ANCHOR_END: encode_payload
 }
 
+/// A polling request for a session that now uses its WebSocket: refused (400, code 3, as the
+/// reference server's "transport mismatch"), but the session goes on over its WebSocket.
+fn upgraded(session: &Session) -> Response {
+    tracing::debug!(
+        sid = session.sid(),
+        "polling request after the upgrade refused"
+    );
+    super::error(3, "Bad request")
+}
+
 /// `GET ?sid=...`: waits for at least one packet, then returns all queued ones (up to
-/// `max_payload` bytes). A closed session answers `1` (close).
+/// `max_payload` bytes). A session the server closes answers `1` (close); one the client closed
+/// (it POSTed `1`) answers `6` (noop), as the reference server does.
 pub async fn get(config: &Config, session: Arc<Session>) -> Response {
     if session.transport() == Transport::WebSocket {
-        return bad_request(
-            &session,
-            StatusCode::BAD_REQUEST,
-            "the session was upgraded",
-        );
+        return upgraded(&session);
     }
     let Ok(mut rx) = session.rx.try_lock() else {
         return bad_request(
@@ -75,7 +82,11 @@ pub async fn get(config: &Config, session: Arc<Session>) -> Response {
         _ = session.closed() => None,
     };
     let Some(first) = first else {
-        return text_response("1".to_owned());
+        let last = match session.close_reason() {
+            Some(CloseReason::TransportClose) => "6",
+            _ => "1",
+        };
+        return text_response(last.to_owned());
     };
     let mut size = first.polling_len();
     let mut packets = vec![first];
@@ -94,11 +105,7 @@ pub async fn get(config: &Config, session: Arc<Session>) -> Response {
 /// `POST ?sid=...`: decodes the payload and hands each packet to the session.
 pub async fn post(config: &Config, session: Arc<Session>, body: Body) -> Response {
     if session.transport() == Transport::WebSocket {
-        return bad_request(
-            &session,
-            StatusCode::BAD_REQUEST,
-            "the session was upgraded",
-        );
+        return upgraded(&session);
     }
     if session.posting.swap(true, Ordering::AcqRel) {
         return bad_request(

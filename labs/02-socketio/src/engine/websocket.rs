@@ -3,7 +3,9 @@
 //! The upgrade, as the client drives it: on the new WebSocket it sends `2probe`, we answer
 //! `3probe`; we make the pending polling GET return (`6`, noop) so the client stops polling; the
 //! client sends `5` and from then on the WebSocket carries everything. A probe that fails just
-//! closes the WebSocket: the session goes on polling.
+//! closes the WebSocket: the session goes on polling. A WebSocket for a session that is already
+//! upgrading or upgraded is accepted and closed at once, leaving that session alone (as the
+//! reference server does).
 
 use std::sync::Arc;
 
@@ -15,16 +17,43 @@ use super::packet::{Incoming, Outgoing};
 use super::session::{CloseReason, Handshake, Session, Transport};
 use super::{Engine, dispatch_text};
 
+/// What a new WebSocket is for.
+pub enum Attach {
+    /// A new session (`transport=websocket` without `sid`).
+    New,
+    /// The upgrade of a polling session.
+    Upgrade(UpgradeClaim),
+    /// A session already upgrading or upgraded: this WebSocket is closed at once.
+    Refused,
+}
+
+/// The right to upgrade a polling session, taken when its WebSocket request arrives. Dropped
+/// before the upgrade completed (a failed probe, a WebSocket that never opened), it gives the
+/// session back to polling.
+pub struct UpgradeClaim(Arc<Session>);
+
+impl UpgradeClaim {
+    /// The claim on `session`, unless another WebSocket holds it or the session is upgraded.
+    pub fn take(session: Arc<Session>) -> Option<UpgradeClaim> {
+        session.begin_upgrade().then_some(UpgradeClaim(session))
+    }
+}
+
+impl Drop for UpgradeClaim {
+    fn drop(&mut self) {
+        self.0.abandon_upgrade();
+    }
+}
+
 /// Serves one WebSocket until it or its session closes.
-pub async fn run(
-    engine: Arc<Engine>,
-    socket: WebSocket,
-    existing: Option<Arc<Session>>,
-    handshake: Handshake,
-) {
+pub async fn run(engine: Arc<Engine>, socket: WebSocket, existing: Attach, handshake: Handshake) {
     let (mut sink, mut stream) = socket.split();
     let session = match existing {
-        None => {
+        Attach::Refused => {
+            let _ = sink.send(Message::Close(None)).await;
+            return;
+        }
+        Attach::New => {
             let (session, open) = engine.open(Transport::WebSocket, handshake);
             if sink.send(Message::Text(open.into())).await.is_err() {
                 session.close(CloseReason::TransportError);
@@ -32,7 +61,8 @@ pub async fn run(
             }
             session
         }
-        Some(session) => {
+        Attach::Upgrade(claim) => {
+            let session = claim.0.clone();
             // ANCHOR: upgrade
             // Step 6: probe and upgrade a polling session to this WebSocket.
             // Run `upgrade(...)` under `engine.config.upgrade_timeout`; if it fails, fall back to polling and
@@ -140,8 +170,15 @@ async fn send(
     sink: &mut SplitSink<WebSocket, Message>,
     packet: Outgoing,
 ) -> Result<(), axum::Error> {
-    sink.feed(Message::Text(Utf8Bytes::clone(&packet.text)))
-        .await?;
+    // A noop only releases a polling GET: one queued during the upgrade that no GET took
+    // stays off the WebSocket.
+    if packet.text.as_str() == "6" {
+        return Ok(());
+    }
+    if !packet.text.as_str().is_empty() {
+        sink.feed(Message::Text(Utf8Bytes::clone(&packet.text)))
+            .await?;
+    }
     for data in packet.binary.iter() {
         sink.feed(Message::Binary(data.clone())).await?;
     }

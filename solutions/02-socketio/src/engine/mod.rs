@@ -38,7 +38,7 @@ pub struct Engine {
 }
 
 /// Engine.IO's error answers: `{"code":N,"message":"..."}` with status 400.
-fn error(code: u8, message: &str) -> Response {
+pub(crate) fn error(code: u8, message: &str) -> Response {
     let body = serde_json::json!({ "code": code, "message": message }).to_string();
     (
         StatusCode::BAD_REQUEST,
@@ -122,8 +122,7 @@ impl Engine {
             Some("websocket") => {
                 let existing = match &sid {
                     Some(sid) => match self.get(sid) {
-                        Some(session) if session.transport() == Transport::Polling => Some(session),
-                        Some(_) => return error(3, "Bad request"),
+                        Some(session) => Some(session),
                         None => return error(1, "Session ID unknown"),
                     },
                     None => None,
@@ -131,6 +130,15 @@ impl Engine {
                 let ws = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
                     Ok(ws) => ws,
                     Err(rejection) => return rejection.into_response(),
+                };
+                // Claimed now, before the 101 answer, so a second WebSocket for the same
+                // session (while this one probes, or after the upgrade) is turned away.
+                let existing = match existing {
+                    None => websocket::Attach::New,
+                    Some(session) => match websocket::UpgradeClaim::take(session) {
+                        Some(claim) => websocket::Attach::Upgrade(claim),
+                        None => websocket::Attach::Refused,
+                    },
                 };
                 let handshake = Handshake {
                     headers: parts.headers.clone(),

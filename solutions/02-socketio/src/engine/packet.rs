@@ -83,6 +83,15 @@ impl Outgoing {
         }
     }
 
+    /// A lone binary message (no text packet before it): what an Engine.IO application sends
+    /// with `socket.send(buffer)`. Socket.IO never does, its binary frames are attachments.
+    pub fn binary(data: Bytes) -> Outgoing {
+        Outgoing {
+            text: Utf8Bytes::from_static(""),
+            binary: Arc::from(vec![data]),
+        }
+    }
+
     /// `2`: the server's heartbeat.
     pub fn ping() -> Outgoing {
         Outgoing::text(Utf8Bytes::from_static("2"))

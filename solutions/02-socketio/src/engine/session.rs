@@ -150,6 +150,25 @@ impl Session {
         *lock(&self.transport) = transport;
     }
 
+    /// Takes the right to upgrade: only a polling session that nobody is upgrading yet moves to
+    /// `Upgrading`. False for a second WebSocket, which must leave the session alone.
+    pub(crate) fn begin_upgrade(&self) -> bool {
+        let mut transport = lock(&self.transport);
+        if *transport != Transport::Polling || self.is_closed() {
+            return false;
+        }
+        *transport = Transport::Upgrading;
+        true
+    }
+
+    /// A failed or abandoned upgrade: the session goes back to polling.
+    pub(crate) fn abandon_upgrade(&self) {
+        let mut transport = lock(&self.transport);
+        if *transport == Transport::Upgrading {
+            *transport = Transport::Polling;
+        }
+    }
+
     /// Queues a packet for the client. A client whose queue is full is too slow to keep: it is
     /// disconnected rather than letting its queue grow without bound. Returns false if dropped.
     pub fn send(&self, packet: Outgoing) -> bool {

@@ -5,7 +5,7 @@
 //! The decoder never trusts its input: it slices only at ASCII delimiters (so a multi-byte
 //! character never splits), bounds the attachment count, lets serde_json bound the nesting
 //! depth, and checks that the payload fits the type (an event is a non-empty array whose first
-//! element is a non-reserved name).
+//! element is a non-reserved name, or a number: socket.io-parser accepts `42[7]` too).
 
 use std::fmt::Write as _;
 
@@ -171,8 +171,8 @@ fn validate(kind: PacketType, id: Option<u64>, data: Option<&Value>) -> Result<(
                 Some(Value::String(name)) if RESERVED_EVENTS.contains(&name.as_str()) => {
                     Err(DecodeError::ReservedEvent(name.clone()))
                 }
-                Some(Value::String(_)) => Ok(()),
-                Some(_) => invalid("the event name must be a string"),
+                Some(Value::String(_) | Value::Number(_)) => Ok(()),
+                Some(_) => invalid("the event name must be a string or a number"),
                 None => invalid("an event needs a name"),
             },
             _ => invalid("event data must be an array"),
@@ -210,6 +210,8 @@ mod tests {
         assert_eq!(p.data, Some(json!(["chat", {"text": "hi"}])));
         assert_eq!(complete("0/custom,").nsp, "/custom");
         assert_eq!(complete("0/custom").nsp, "/custom");
+        // socket.io-parser accepts a numeric event name.
+        assert_eq!(complete("2[7,\"a\"]").data, Some(json!([7, "a"])));
         assert!(matches!(
             decode("51-[\"up\",{\"_placeholder\":true,\"num\":0}]", 10),
             Ok(Decoded::Partial(_))
@@ -236,7 +238,7 @@ mod tests {
             "2[",
             "2{}",
             "2[]",
-            "2[1]",
+            "2[true]",
             "2[\"connect\"]",
             "1{}",
             "0[]",
