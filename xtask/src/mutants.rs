@@ -63,7 +63,7 @@ pub fn mutants(lab: &str, extra: &[String]) -> Result<()> {
         "cargo mutants on {} with the lab's tests (one build and test run per mutant: this takes a while)",
         lab.solution_package
     ));
-    let learner_files = learner_files(&lab.dir)?;
+    let learner_files = learner_files(&lab)?;
     let scope: Vec<String> = if extra.is_empty() {
         learner_files
             .iter()
@@ -120,7 +120,14 @@ pub fn mutants(lab: &str, extra: &[String]) -> Result<()> {
         }
     }
     let scope = if extra.is_empty() {
-        format!("learner's files: {}", learner_files.join(", "))
+        let short: Vec<&str> = learner_files
+            .iter()
+            .map(|f| {
+                f.split_once("/src/")
+                    .map_or(f.as_str(), |(_, inside)| inside)
+            })
+            .collect();
+        format!("learner's files: {}", short.join(", "))
     } else {
         format!("cargo mutants {}", extra.join(" "))
     };
@@ -137,19 +144,28 @@ pub fn mutants(lab: &str, extra: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// File names under the lab's `src/` that hold a `todo!(`: where the learner writes.
-fn learner_files(lab_dir: &Path) -> Result<Vec<String>> {
+/// The solution's files where the lab has a `todo!(` (where the learner writes), as
+/// paths from the workspace root: cargo-mutants matches a `--file` with a `/` from there,
+/// so `src/websocket.rs` and `src/engine/websocket.rs` stay apart.
+fn learner_files(lab: &workspace::Lab) -> Result<Vec<String>> {
+    let root = workspace::root();
+    let src = lab.dir.join("src");
+    let solution_src = lab.solution_dir.join("src");
     let mut files = Vec::new();
-    for entry in std::fs::read_dir(lab_dir.join("src"))? {
-        let path = entry?.path();
-        let is_rust = path.extension().is_some_and(|e| e == "rs");
-        if is_rust && std::fs::read_to_string(&path)?.contains("todo!(") {
-            files.push(
-                path.file_name()
-                    .unwrap_or_default()
-                    .to_string_lossy()
-                    .into_owned(),
-            );
+    let mut stack = vec![src.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs")
+                && std::fs::read_to_string(&path)?.contains("todo!(")
+            {
+                let inside = path.strip_prefix(&src).expect("under src");
+                let solution_file = solution_src.join(inside);
+                let shown = solution_file.strip_prefix(&root).unwrap_or(&solution_file);
+                files.push(shown.to_string_lossy().replace('\\', "/"));
+            }
         }
     }
     files.sort();
