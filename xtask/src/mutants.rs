@@ -8,8 +8,9 @@
 //! By default only the files the learner writes in are mutated (those where the lab has
 //! a `todo!(`): that is the code the tests must pin down, and the whole solution (the
 //! CLI, the demo page) would take hours on two cores. Only the lab's test binary runs
-//! against each mutant. Extra arguments after `--` go to cargo-mutants instead of the
-//! default scope (`--file feed.rs`, `--shard 1/4`, `--in-diff`); the table says which.
+//! against each mutant. Extra arguments after `--` go to cargo-mutants for a narrower
+//! run (`--shard 0/4` samples the default scope; `--file`, `--in-diff` replace it); the
+//! table says which.
 
 use std::path::Path;
 use std::process::Command;
@@ -64,14 +65,20 @@ pub fn mutants(lab: &str, extra: &[String]) -> Result<()> {
         lab.solution_package
     ));
     let learner_files = learner_files(&lab)?;
-    let scope: Vec<String> = if extra.is_empty() {
+    // Extra arguments add to the default scope (`--shard 1/4` samples the learner's
+    // files), unless they choose files themselves.
+    let own_files = extra.iter().any(|a| {
+        a == "--file" || a == "-f" || a.starts_with("--file=") || a.starts_with("--in-diff")
+    });
+    let mut scope: Vec<String> = if own_files {
+        Vec::new()
+    } else {
         learner_files
             .iter()
             .flat_map(|f| ["--file".to_owned(), f.clone()])
             .collect()
-    } else {
-        extra.to_vec()
     };
+    scope.extend(extra.iter().cloned());
     let mut command = workspace::cargo();
     command
         .args(["mutants", "--package", &lab.solution_package])
@@ -119,7 +126,7 @@ pub fn mutants(lab: &str, extra: &[String]) -> Result<()> {
             println!("  {line}");
         }
     }
-    let scope = if extra.is_empty() {
+    let scope = if !own_files {
         let short: Vec<&str> = learner_files
             .iter()
             .map(|f| {
@@ -127,7 +134,12 @@ pub fn mutants(lab: &str, extra: &[String]) -> Result<()> {
                     .map_or(f.as_str(), |(_, inside)| inside)
             })
             .collect();
-        format!("learner's files: {}", short.join(", "))
+        let sample = if extra.is_empty() {
+            String::new()
+        } else {
+            format!(" (sample: {})", extra.join(" "))
+        };
+        format!("learner's files: {}{sample}", short.join(", "))
     } else {
         format!("cargo mutants {}", extra.join(" "))
     };
