@@ -6,6 +6,7 @@
 
 mod bench;
 mod book;
+mod derive;
 mod doctor;
 mod grade;
 mod labsteps;
@@ -74,6 +75,8 @@ enum Command {
     },
     /// Grade learner submissions with the course's pristine tests.
     Grade(grade::GradeArgs),
+    /// Authors: write a lab's src/ from its solution (regions in steps.toml become `todo!`).
+    Derive(derive::DeriveArgs),
     /// Maintainers and CI: fmt, clippy, tests, labs fail as shipped, the book builds.
     Verify,
     /// Measurements behind the book's tables.
@@ -103,6 +106,7 @@ fn main() -> std::process::ExitCode {
         Command::Hint { lab } => learner::hint(lab),
         Command::Reset { lab, from, yes } => learner::reset(&lab, from.as_deref(), yes),
         Command::Grade(args) => grade::grade(args),
+        Command::Derive(args) => derive::run(args),
         Command::Verify => verify::run(),
         Command::Bench { what } => bench::run(what),
         Command::Mutants { lab, extra } => mutants::mutants(&lab, &extra),

@@ -26,6 +26,12 @@ pub struct LabInfo {
     pub title: String,
     /// The lab page, relative to `book/src`.
     pub book: String,
+    /// `cargo xtask derive`: doc lines put at the top of the lab's `lib.rs`.
+    #[serde(default)]
+    pub lib_header: Option<String>,
+    /// `cargo xtask derive`: lints the lab's `lib.rs` allows while steps are `todo!`.
+    #[serde(default)]
+    pub lib_allow: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -41,6 +47,36 @@ pub struct Step {
     /// In the order they unfold.
     #[serde(default)]
     pub hints: Vec<String>,
+    /// The solution's code this step's learner writes (`cargo xtask derive`).
+    #[serde(rename = "region", default)]
+    pub regions: Vec<Region>,
+}
+
+/// A learner region: the solution's code between `// ANCHOR: name` and
+/// `// ANCHOR_END: name`, which the lab replaces with an explanation and a `todo!`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Region {
+    pub anchor: String,
+    /// The `todo!` message after `step N: `, as inside a format string (`{x:?}`, `{{`).
+    pub todo: String,
+    /// The comment above the `todo!`.
+    pub explain: String,
+    /// The page the `todo!` names, when not the step's.
+    #[serde(default)]
+    pub book: Option<String>,
+    /// An expression around the `todo!` (`{todo}`), when its type cannot be `!`.
+    #[serde(default)]
+    pub wrap: Option<String>,
+    /// Variables only the region used: `let _ = (...);` keeps the lab warning-free.
+    #[serde(default)]
+    pub uses: Vec<String>,
+    /// Imports only the region used (`a::b::C`, `a::{B, C}`): the lab drops them and says so.
+    #[serde(default)]
+    pub needs: Vec<String>,
+    /// Fields only the region reads (`Struct.field`): the lab marks them `allow(dead_code)`.
+    #[serde(default)]
+    pub fields: Vec<String>,
 }
 
 /// The file's path for a lab directory.

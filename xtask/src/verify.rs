@@ -76,6 +76,8 @@ pub fn run() -> Result<()> {
     for lab in workspace::labs()? {
         let name = format!("{}: steps.toml agrees with the tests", lab.dir_name);
         record(&name, &mut || labsteps::steps_agree(&here, &lab));
+        let name = format!("{}: lab derived from its solution", lab.dir_name);
+        record(&name, &mut || crate::derive::lab_is_derived(&lab));
         let name = format!("{} fails every step as shipped", lab.package);
         record(&name, &mut || labsteps::lab_fails_as_shipped(&here, &lab));
         let name = format!("{} passes every step", lab.solution_package);

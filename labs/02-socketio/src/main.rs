@@ -1,4 +1,4 @@
-//! The chat-contract server of chapter 2, with its demo page: `cargo run -p solution-02-socketio`.
+//! The chat-contract server of chapter 2, with its demo page: `cargo run -p lab-02-socketio`.
 //!
 //! `--addr 127.0.0.1:PORT` (default 3002). Settings are socket.io's defaults; the environment
 //! variables `PING_INTERVAL_MS`, `PING_TIMEOUT_MS` and `MAX_PAYLOAD` override them.
