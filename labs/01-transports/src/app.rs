@@ -63,10 +63,13 @@ pub async fn serve(
     axum::serve(listener, router(state))
         .with_graceful_shutdown(async move {
             signal.await;
-            // Step 6. Graceful shutdown waits for open connections; SSE, WebSocket and held
+            // ANCHOR: trigger
+            // Step 6: end the open streams when Ctrl-C comes.
+            // Graceful shutdown waits for open connections; SSE, WebSocket and held
             // long polls never end by themselves. Tell them to, with `shutdown`.
             let _ = shutdown;
-            todo!("step 6: end the open streams when Ctrl-C comes (book: 01-transports/lab.md)");
+            todo!("step 6: end the open streams when Ctrl-C comes (book: 01-transports/lab.md)")
+            // ANCHOR_END: trigger
         })
         .await
 }

@@ -63,7 +63,8 @@ impl Feed {
     // ANCHOR: publish
     /// Gives `text` the next id, remembers it, and hands it to every subscriber.
     pub fn publish(&self, text: String) -> Message {
-        // Step 1. Under the lock (`self.lock()`): add 1 to `last_id`, build the message,
+        // Step 1: give `text` the next id, keep it in the history, broadcast it.
+        // Under the lock (`self.lock()`): add 1 to `last_id`, build the message,
         // drop the oldest history entry if the history is full
         // (`self.inner.history_capacity`), push the new one, then send a clone with
         // `self.inner.sender.send(...)`, ignoring its error (no subscriber is fine).
@@ -170,14 +171,12 @@ impl Subscription {
     // ANCHOR: resync
     /// The queue overflowed: start again from the history, after the cursor.
     fn resync(&mut self) -> Result<(), Ended> {
-        // Step 6. Subscribe afresh after `self.cursor` (`self.feed.subscribe(Some(...))`).
+        // Step 6: resynchronise a subscriber that fell behind.
+        // Subscribe afresh after `self.cursor` (`self.feed.subscribe(Some(...))`).
         // If the fresh backlog's first id is not `cursor + 1`, the history has forgotten
         // messages this subscriber never got: return `Err(Ended::FellBehind { .. })`.
         // Otherwise take the fresh receiver and backlog and carry on.
-        todo!(
-            "step 6: resynchronise a subscriber that fell behind after id {} (book: 01-transports/lab.md)",
-            self.cursor
-        )
+        todo!("step 6: resynchronise a subscriber that fell behind (book: 01-transports/lab.md)")
     }
     // ANCHOR_END: resync
 }

@@ -32,7 +32,8 @@ pub async fn long_poll(
     State(state): State<AppState>,
     Query(query): Query<params::Query>,
 ) -> Result<Response, ApiError> {
-    // Step 3. Read `after` (default 0) and the hold time with `hold_for`. Subscribe with
+    // Step 3: hold the request until news or timeout.
+    // Read `after` (default 0) and the hold time with `hold_for`. Subscribe with
     // `state.feed.subscribe(Some(after))` *before* waiting, then `tokio::select!` between
     // the subscription's `next()` (news: answer 200 with `state.feed.since(after)`),
     // `tokio::time::sleep(hold)` (answer `204 No Content`) and `state.shutdown.triggered()`

@@ -14,7 +14,8 @@ pub async fn poll(
     State(state): State<AppState>,
     Query(query): Query<params::Query>,
 ) -> Result<Json<Vec<Message>>, ApiError> {
-    // Step 2. Read `after` with `params::optional_u64` (absent means 0), then answer at once
+    // Step 2: answer the messages after `after` at once.
+    // Read `after` with `params::optional_u64` (absent means 0), then answer at once
     // with `state.feed.since(after)` as JSON, even if it is empty.
     let _ = (state, query);
     todo!(

@@ -22,7 +22,8 @@ pub struct NewMessage {
 // ANCHOR: validate
 /// A message's text must be 1 to `max_chars` characters (Unicode scalar values, not bytes).
 pub fn validate(text: &str, max_chars: usize) -> Result<(), ApiError> {
-    // Step 1. Count characters with `text.chars().count()` (bytes would refuse 600 `é`).
+    // Step 1: accept `text` only if it has 1 to `max_chars` characters.
+    // Count characters with `text.chars().count()` (bytes would refuse 600 `é`).
     // Empty or longer than `max_chars`: `Err(ApiError::unprocessable("..."))`.
     todo!(
         "step 1: accept {text:?} only if it has 1 to {max_chars} characters (book: 01-transports/short-polling.md)"
@@ -34,7 +35,8 @@ pub fn validate(text: &str, max_chars: usize) -> Result<(), ApiError> {
 /// Reads `{"text": "..."}` from `body`, validates it and publishes it.
 /// Not JSON at all: `400`. JSON of the wrong shape, or a bad text: `422`.
 pub fn publish_json(state: &AppState, body: &[u8]) -> Result<Message, ApiError> {
-    // Step 1. Parse `body` as a `serde_json::Value` first (failure: 400, `ApiError::bad_request`),
+    // Step 1: read {"text": ...}, validate it, publish it.
+    // Parse `body` as a `serde_json::Value` first (failure: 400, `ApiError::bad_request`),
     // then convert it into a `NewMessage` (failure: 422, `ApiError::unprocessable`), then
     // `validate` the text against `state.config.max_text_chars` and `state.feed.publish` it.
     let _ = (state, body);

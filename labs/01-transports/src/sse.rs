@@ -14,6 +14,9 @@
 //! see the connection is alive. A browser that reconnects sends `Last-Event-ID: 7`; we
 //! replay what it missed from the history, then go live, with no gap and no duplicate.
 
+// Your step 4 code will need `std::convert::Infallible`, `axum::response::sse::{KeepAlive, Sse}`,
+// `axum::response::IntoResponse`, `futures_util::{Stream, StreamExt, stream}` and
+// `crate::feed::Subscription` too.
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -53,7 +56,8 @@ pub async fn sse(
     headers: HeaderMap,
     Query(query): Query<params::Query>,
 ) -> Result<Response, ApiError> {
-    // Step 4. Find where to resume with `resume_from`, subscribe with
+    // Step 4: answer a text/event-stream that replays, then goes live.
+    // Find where to resume with `resume_from`, subscribe with
     // `state.feed.subscribe(resume)` (before the response starts), and build a stream of
     // `Result<Event, Infallible>`: first `Event::default().retry(state.config.sse_retry)`,
     // then `event_for(&message)` for each message of the subscription (`futures_util::stream::unfold`

@@ -43,7 +43,8 @@ pub async fn websocket(
 // ANCHOR: connection
 /// One connection, until either side closes it.
 async fn connection(socket: WebSocket, state: AppState, subscription: Subscription) {
-    // Step 5. Split the socket (`socket.split()`) and loop on `tokio::select!` over:
+    // Step 5: relay messages both ways until either side closes.
+    // Split the socket (`socket.split()`) and loop on `tokio::select!` over:
     // - `subscription.next()`: send each message as a JSON text frame; on
     //   `Ended::FellBehind` send `close_frame(close_code::POLICY, ...)` and stop;
     // - the client's next frame: a Text frame goes through `publish_json` (on error, reply

@@ -63,9 +63,11 @@ pub async fn serve(
     axum::serve(listener, router(state))
         .with_graceful_shutdown(async move {
             signal.await;
+            // ANCHOR: trigger
             // Graceful shutdown waits for open connections; SSE, WebSocket and held long
             // polls never end by themselves, so tell them to.
             shutdown.trigger();
+            // ANCHOR_END: trigger
         })
         .await
 }
