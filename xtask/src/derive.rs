@@ -763,6 +763,30 @@ use std::ops::Mul;
     }
 
     #[test]
+    fn a_region_in_a_body_followed_by_code_becomes_a_statement() {
+        let steps =
+            steps::parse(&STEPS.replace("anchor = \"later\"", "anchor = \"inner\"")).unwrap();
+        let solution = "fn f() -> u32 {
+    let mut n = 1;
+    // ANCHOR: inner
+    n += 1;
+    // ANCHOR_END: inner
+    n
+}
+";
+        let lab = derive_file(solution, &steps, 0, &mut HashSet::new()).unwrap();
+        assert!(lab.contains(
+            "    // ANCHOR: inner
+    // Step 2: answer later.
+    // A future.
+    std::future::ready::<u32>(todo!(\"step 2: answer later (book: 09-x/later.md)\"));
+    // ANCHOR_END: inner
+    n
+"
+        ));
+    }
+
+    #[test]
     fn mut_is_stripped_from_bindings_only() {
         assert_eq!(
             strip_mut_parameters("fn f(mut a: A, b: &mut B, mut c: C) {"),
