@@ -92,7 +92,13 @@ impl Lab {
         .await
         .expect("POST /messages failed: is the handler implemented? (book: 01-transports/lab.md, step 1)");
         let status = response.status().as_u16();
-        let text = response.text().await.unwrap_or_default();
+        let text = within(
+            SOON,
+            response.text(),
+            "the body of the answer to POST /messages",
+        )
+        .await
+        .unwrap_or_default();
         let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
         (status, json)
     }
@@ -124,8 +130,7 @@ impl Lab {
             200,
             "GET /poll?after={after} should answer 200 (book: 01-transports/short-polling.md)"
         );
-        response
-            .json()
+        within(SOON, response.json(), "the body of GET /poll")
             .await
             .expect("GET /poll should answer a JSON array of {id, text}")
     }
@@ -434,7 +439,9 @@ async fn step3_long_poll_answers_at_once_when_there_is_news() {
     let started = Instant::now();
     let response = lab.get("/long-poll?after=0&timeout_ms=10000").await;
     assert_eq!(response.status().as_u16(), 200);
-    let messages: Vec<Message> = response.json().await.expect("a JSON array");
+    let messages: Vec<Message> = within(SOON, response.json(), "the body of the long poll")
+        .await
+        .expect("a JSON array");
     assert_eq!(ids(&messages), vec![1]);
     assert!(
         started.elapsed() < Duration::from_secs(2),
@@ -458,7 +465,9 @@ async fn step3_long_poll_holds_the_request_until_a_message_arrives() {
         .expect("the request task")
         .expect("GET /long-poll failed: is it implemented? (book: 01-transports/long-polling.md)");
     assert_eq!(response.status().as_u16(), 200, "news arrived: 200");
-    let messages: Vec<Message> = response.json().await.expect("a JSON array");
+    let messages: Vec<Message> = within(SOON, response.json(), "the body of the long poll")
+        .await
+        .expect("a JSON array");
     assert_eq!(
         messages,
         vec![Message {
@@ -559,6 +568,26 @@ async fn step4_sse_replays_from_last_event_id_then_goes_live() {
     );
     let replayed = next_events(&mut events, 1, "the replay after ?lastEventId=5").await;
     assert_eq!(ids(&replayed), vec![6], "?lastEventId=5 replays from 6");
+}
+
+#[tokio::test]
+async fn step4_sse_live_messages_at_or_before_the_cursor_are_not_sent() {
+    // A client may resume with a cursor the feed has not reached yet (it saw ids from a
+    // server that had published more). `Last-Event-ID: 2` means "I have everything up to
+    // 2": ids 1 and 2, when they are published later, are not news to it.
+    let lab = start(config()).await;
+    let mut events = lab.sse(Some(2)).await;
+    for i in 1..=3 {
+        lab.publish(&format!("m{i}")).await;
+    }
+    let received = next_events(&mut events, 1, "the first event after Last-Event-ID: 2").await;
+    assert_eq!(
+        ids(&received),
+        vec![3],
+        "with Last-Event-ID: 2, the live messages 1 and 2 must be skipped and 3 sent first; \
+         `Subscription::next` must skip a live message whose id is not above the cursor \
+         (book: 01-transports/sse.md, \"Replay without a gap or a duplicate\")"
+    );
 }
 
 #[tokio::test]
@@ -716,6 +745,46 @@ async fn step5_ws_invalid_frame_gets_an_error_frame_and_stays_open() {
         serde_json::json!({"id": 1, "text": "still here"}),
         "the connection stays open and the invalid frames published nothing"
     );
+}
+
+#[tokio::test]
+async fn step5_ws_accepts_a_frame_of_1000_two_byte_characters() {
+    // 1000 `é` are 1000 characters (the limit) but 2000 bytes, 2011 with the JSON around
+    // them: the frame size limit (`MAX_CLIENT_MESSAGE`) must leave room for that.
+    let lab = start(config()).await;
+    let mut ws = lab.ws(None).await;
+    let text = "é".repeat(1000);
+    ws.send(Frame::text(serde_json::json!({ "text": text }).to_string()))
+        .await
+        .expect("send");
+    let frame = within(
+        SOON,
+        async {
+            loop {
+                match ws.next().await {
+                    Some(Ok(Frame::Ping(_) | Frame::Pong(_))) => continue,
+                    other => return other,
+                }
+            }
+        },
+        "the answer to a 2011-byte text frame",
+    )
+    .await;
+    let expected = serde_json::json!({ "id": 1, "text": text });
+    match frame {
+        Some(Ok(Frame::Text(reply)))
+            if serde_json::from_str::<serde_json::Value>(&reply).ok() == Some(expected.clone()) => {
+        }
+        other => panic!(
+            "a frame {{\"text\": 1000 × \"é\"}} (2011 bytes) is valid and should be published \
+             and sent back as {{\"id\":1,...}}; got {}\n\
+             (is the frame size limit counted in bytes too small? book: 01-transports/websocket.md)",
+            match &other {
+                Some(Ok(Frame::Text(t))) => format!("the text frame {:.120}", t.as_str()),
+                other => format!("{other:?}"),
+            }
+        ),
+    }
 }
 
 #[tokio::test]
@@ -995,8 +1064,18 @@ async fn step6_bad_input_is_refused_with_the_right_status() {
     for (case, path, expected) in gets {
         let response = lab.get(path).await;
         let status = response.status().as_u16();
-        let json: serde_json::Value = response.json().await.unwrap_or_default();
-        if status != *expected || !json["error"].is_string() {
+        if status != *expected {
+            // Not read: a wrong answer may be a stream that never ends (SSE, a held poll).
+            wrong.push(format!(
+                "GET {path} ({case}): expected {expected} + JSON error, got {status}"
+            ));
+            continue;
+        }
+        let json: serde_json::Value =
+            within(SOON, response.json(), &format!("the body of GET {path}"))
+                .await
+                .unwrap_or_default();
+        if !json["error"].is_string() {
             wrong.push(format!(
                 "GET {path} ({case}): expected {expected} + JSON error, got {status} {json}"
             ));
@@ -1209,7 +1288,11 @@ async fn step6_many_clients_on_every_transport_get_every_message_once_in_order()
                 .await
                 .expect("GET /long-poll");
                 match response.status().as_u16() {
-                    200 => got.extend(response.json::<Vec<Message>>().await.expect("JSON")),
+                    200 => got.extend(
+                        within(SOON, response.json::<Vec<Message>>(), "a long poll's body")
+                            .await
+                            .expect("JSON"),
+                    ),
                     204 => continue,
                     other => panic!("long poll answered {other}"),
                 }

@@ -49,17 +49,20 @@ async fn step1_websocket_handshake_sends_the_open_packet() {
 async fn step1_unsupported_protocol_version_is_refused() {
     let server = start(chat_io(Config::default())).await;
     let http = reqwest::Client::new();
-    let v3 = http
-        .get(server.url("/socket.io/?EIO=3&transport=polling"))
-        .send()
-        .await
-        .expect("GET");
+    let v3 = get_now(
+        &http,
+        &server.url("/socket.io/?EIO=3&transport=polling"),
+        "the answer to EIO=3",
+    )
+    .await;
     assert_eq!(
         v3.status(),
         400,
         "EIO=3 must be refused (see {ENGINE_PAGE})"
     );
-    let body: Value = v3.json().await.expect("a JSON error");
+    let body: Value = kit::within(WAIT, v3.json(), "the body of the EIO=3 refusal")
+        .await
+        .expect("a JSON error");
     assert_eq!(
         body,
         json!({"code": 5, "message": "Unsupported protocol version"})
@@ -651,6 +654,46 @@ async fn step3_disconnecting_a_namespace_runs_the_disconnect_handler() {
     );
 }
 
+#[tokio::test]
+async fn step3_a_socket_is_listed_in_its_namespace_until_it_disconnects() {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let io = SocketIo::builder()
+        .ns("/", move |socket| {
+            let tx = tx.clone();
+            socket.on_disconnect(move |_socket, _reason| {
+                let _ = tx.send(());
+            });
+        })
+        .build();
+    let server = start(io.clone()).await;
+    let mut ws = Ws::open(&server).await;
+    ws.handshake().await;
+    let sid = ws.connect("/", None).await;
+    let ns = io.of("/").expect("namespace /");
+    assert_eq!(
+        ns.socket(&sid).map(|s| s.id().to_owned()),
+        Some(sid.clone()),
+        "after `40{{\"sid\":...}}`, `Namespace::socket(sid)` should find the socket; \
+         `connect` must register it in the namespace's sockets (see {NAMESPACES_PAGE})"
+    );
+    assert_eq!(
+        ns.local_sockets().ids(),
+        vec![sid.clone()],
+        "the namespace's local sockets should be exactly the connected one (see {NAMESPACES_PAGE})"
+    );
+    ws.send("41").await;
+    kit::within(WAIT, rx.recv(), "the disconnect handler after `41`")
+        .await
+        .expect("a disconnect");
+    assert!(
+        ns.socket(&sid).is_none() && ns.local_sockets().ids().is_empty(),
+        "after `41` the socket must be forgotten by its namespace (`LocalSockets::remove`), \
+         but `socket(sid)` is {:?} and the local sockets are {:?} (see {NAMESPACES_PAGE})",
+        ns.socket(&sid).map(|s| s.id().to_owned()),
+        ns.local_sockets().ids()
+    );
+}
+
 // ---------------------------------------------------------------- step 4: rooms
 
 /// The chat contract plus `rooms`, which answers the socket's rooms with an emit.
@@ -1002,6 +1045,56 @@ async fn step5_server_ack_resolves_and_its_timeout_cleans_up() {
     ws.assert_alive().await;
 }
 
+#[tokio::test]
+async fn step5_a_disconnect_fails_the_pending_acks_at_once() {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let io = SocketIo::builder()
+        .ns("/", move |socket| {
+            let tx = tx.clone();
+            socket.on("ask", move |socket, _event| {
+                // A long timeout: only the disconnect can end this wait within the test.
+                let reply =
+                    socket.emit_with_ack("question", vec![json!("?")], Duration::from_secs(60));
+                let _ = tx.send(Err(socket.pending_acks()));
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    let _ = tx.send(Ok(reply.await));
+                });
+            });
+        })
+        .build();
+    let server = start(io).await;
+    let mut ws = Ws::open(&server).await;
+    ws.handshake().await;
+    ws.connect("/", None).await;
+    ws.send("42[\"ask\"]").await;
+    let question = ws.recv_event("the server's question with an ack id").await;
+    assert!(
+        question.ends_with("[\"question\",\"?\"]"),
+        "expected `42<id>[\"question\",\"?\"]`, got {question:?} (see {ACKS_PAGE})"
+    );
+    let waiting = kit::within(WAIT, rx.recv(), "the count of pending acks").await;
+    assert_eq!(
+        waiting,
+        Some(Err(1)),
+        "right after `emit_with_ack`, `pending_acks()` should be 1 (one id registered), \
+         got {waiting:?} (see {ACKS_PAGE})"
+    );
+    ws.send("41").await;
+    let result = kit::within(
+        WAIT,
+        rx.recv(),
+        "the pending ack to fail when the socket disconnects (its timeout is 60 s)",
+    )
+    .await;
+    assert_eq!(
+        result,
+        Some(Ok(Err(socketio::AckError::Disconnected))),
+        "a disconnect fails every pending ack at once with `AckError::Disconnected` \
+         (the socket clears its pending acks), got {result:?} (see {ACKS_PAGE})"
+    );
+}
+
 // ---------------------------------------------------------------- step 6: long polling and upgrade
 
 #[tokio::test]
@@ -1086,7 +1179,7 @@ async fn step6_upgrade_from_polling_to_websocket() {
         "431[\"over websocket\"]",
         "see {POLLING_PAGE}"
     );
-    let after = p.http.get(p.url()).send().await.expect("GET");
+    let after = get_now(&p.http, &p.url(), "a polling GET after the upgrade").await;
     assert_eq!(
         after.status(),
         400,
@@ -1118,7 +1211,7 @@ async fn step6_a_client_close_releases_the_pending_get_with_a_noop() {
                 p.post("1").await;
                 match pending.await.ok().flatten() {
                     Some((200, body)) => {
-                        let gone = p.http.get(p.url()).send().await.expect("GET");
+                        let gone = get_now(&p.http, &p.url(), "a GET after the close").await;
                         return (body, gone.status().as_u16());
                     }
                     _ => continue,
@@ -1150,7 +1243,7 @@ async fn step6_requests_after_the_upgrade_leave_the_session_alone() {
     ws.send("2probe").await;
     assert_eq!(ws.recv_text("the probe answer").await, "3probe");
     ws.send("5").await;
-    let after = p.http.get(p.url()).send().await.expect("GET");
+    let after = get_now(&p.http, &p.url(), "a polling GET after the upgrade").await;
     assert_eq!(
         after.status(),
         400,
@@ -1183,53 +1276,62 @@ async fn step6_bad_polling_requests_have_defined_answers() {
     };
     let server = start(chat_io(config)).await;
     let http = reqwest::Client::new();
-    let unknown = http
-        .get(server.url("/socket.io/?EIO=4&transport=polling&sid=nope"))
-        .send()
-        .await
-        .expect("GET");
+    let unknown = get_now(
+        &http,
+        &server.url("/socket.io/?EIO=4&transport=polling&sid=nope"),
+        "a GET with an unknown sid",
+    )
+    .await;
     assert_eq!(
         unknown.status(),
         400,
         "an unknown sid is refused (see {POLLING_PAGE})"
     );
     assert_eq!(
-        unknown.json::<Value>().await.ok(),
+        kit::within(
+            WAIT,
+            unknown.json::<Value>(),
+            "the unknown sid's error body"
+        )
+        .await
+        .ok(),
         Some(json!({"code": 1, "message": "Session ID unknown"}))
     );
     // An oversized body: 413, and the session is closed.
     let mut p = Polling::open(&server).await;
     p.post("40").await;
     p.get().await;
-    let big = http
-        .post(p.url())
-        .body(format!("42[\"echo\",\"{}\"]", "x".repeat(5000)))
-        .send()
-        .await
-        .expect("POST");
+    let big = post_now(
+        &http,
+        &p.url(),
+        format!("42[\"echo\",\"{}\"]", "x".repeat(5000)),
+        "an oversized POST",
+    )
+    .await;
     assert_eq!(
         big.status(),
         413,
         "a body over maxPayload is refused (see {POLLING_PAGE})"
     );
-    let gone = http.get(p.url()).send().await.expect("GET");
+    let gone = get_now(&http, &p.url(), "a GET on the closed session").await;
     assert_eq!(gone.status(), 400, "and its session is closed");
     // Invalid UTF-8 (a multi-byte character cut in half): 400, and the session is closed.
     let mut p = Polling::open(&server).await;
     p.post("40").await;
     p.get().await;
-    let cut = http
-        .post(p.url())
-        .body(vec![b'4', b'2', 0xc3])
-        .send()
-        .await
-        .expect("POST");
+    let cut = post_now(
+        &http,
+        &p.url(),
+        vec![b'4', b'2', 0xc3],
+        "a POST cut mid-character",
+    )
+    .await;
     assert_eq!(
         cut.status(),
         400,
         "a payload that is not UTF-8 is refused (see {POLLING_PAGE})"
     );
-    let gone = http.get(p.url()).send().await.expect("GET");
+    let gone = get_now(&http, &p.url(), "a GET on the closed session").await;
     assert_eq!(gone.status(), 400, "and its session is closed");
 }
 
@@ -1238,7 +1340,7 @@ async fn step6_bad_polling_requests_have_defined_answers() {
 /// A raw client: frames in, frames out, each recorded in a transcript. Not a Socket.IO
 /// library on purpose: the point is to see the frames.
 mod support {
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
 
     use futures_util::{SinkExt, StreamExt};
     use serde_json::Value;
@@ -1331,8 +1433,13 @@ mod support {
 
         /// The next frame (WebSocket pings and pongs skipped), or `Closed`.
         pub async fn next(&mut self, what: &str) -> Frame {
+            self.next_within(WAIT, what).await
+        }
+
+        /// Like `next`, with the time left of a longer wait.
+        async fn next_within(&mut self, limit: Duration, what: &str) -> Frame {
             let frame = kit::within(
-                WAIT,
+                limit,
                 async {
                     loop {
                         match self.stream.next().await {
@@ -1366,10 +1473,16 @@ mod support {
             }
         }
 
-        /// The next Socket.IO packet, skipping Engine.IO pings (answered).
+        /// The next Socket.IO packet, skipping Engine.IO pings (answered). The pings do not
+        /// extend the wait: with fast pings, a packet that never comes still fails after `WAIT`.
         pub async fn recv_event(&mut self, what: &str) -> String {
+            let deadline = Instant::now() + WAIT;
             loop {
-                let text = self.recv_text(what).await;
+                let left = deadline.saturating_duration_since(Instant::now());
+                let text = match self.next_within(left, what).await {
+                    Frame::Text(text) => text,
+                    other => panic!("expected {what}, got {other:?}"),
+                };
                 if text == "2" {
                     self.send("3").await;
                     continue;
@@ -1429,16 +1542,38 @@ mod support {
             }
         }
 
-        /// Reads until the server closes; other frames before the close are allowed.
+        /// Reads until the server closes; other frames before the close are allowed, for
+        /// `WAIT` in all (pings every 50 ms would otherwise keep this going).
         pub async fn expect_closed(&mut self, what: &str) {
+            let deadline = Instant::now() + WAIT;
             loop {
-                match self.next(what).await {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match self.next_within(left, what).await {
                     Frame::Closed => return,
                     Frame::Text(text) if text == "2" => continue,
                     Frame::Text(_) | Frame::Binary(_) => continue,
                 }
             }
         }
+    }
+
+    /// `GET url` with a bounded wait: a server that holds it fails the test instead of hanging.
+    pub async fn get_now(http: &reqwest::Client, url: &str, what: &str) -> reqwest::Response {
+        kit::within(WAIT, http.get(url).send(), what)
+            .await
+            .unwrap_or_else(|e| panic!("{what}: GET failed: {e}"))
+    }
+
+    /// `POST url` with a bounded wait.
+    pub async fn post_now(
+        http: &reqwest::Client,
+        url: &str,
+        body: impl Into<reqwest::Body>,
+        what: &str,
+    ) -> reqwest::Response {
+        kit::within(WAIT, http.post(url).body(body).send(), what)
+            .await
+            .unwrap_or_else(|e| panic!("{what}: POST failed: {e}"))
     }
 
     /// A raw long-polling client.
@@ -1495,7 +1630,9 @@ mod support {
             .await
             .expect("POST");
             let status = response.status();
-            let body = response.text().await.unwrap_or_default();
+            let body = kit::within(WAIT, response.text(), "the POST answer's body")
+                .await
+                .unwrap_or_default();
             assert_eq!(
                 (status.as_u16(), body.as_str()),
                 (200, "ok"),

@@ -148,11 +148,6 @@ pub struct Subscription {
 }
 
 impl Subscription {
-    /// The id of the last message handed out (the `after` this client would send).
-    pub fn cursor(&self) -> u64 {
-        self.cursor
-    }
-
     /// The next message, waiting if there is none yet. Cancel-safe: usable in `select!`.
     pub async fn next(&mut self) -> Result<Message, Ended> {
         loop {

@@ -103,11 +103,6 @@ impl AckSender {
         AckSender { socket, id }
     }
 
-    /// The ack id the client chose.
-    pub fn id(&self) -> u64 {
-        self.id
-    }
-
     /// Acknowledges with `args` (`3<id>[...args]`).
     pub fn send(self, args: Vec<Value>) -> bool {
         self.send_binary(args, Vec::new())
