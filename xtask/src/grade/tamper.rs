@@ -44,7 +44,14 @@ pub fn differences(course: &Path, submission: &Path, paths: &[PathBuf]) -> Resul
     Ok(found)
 }
 
-/// Files (relative to `root`) at or under `relative`, build output excluded.
+/// Files a test run leaves behind on one machine (insta's pending snapshots): neither the
+/// course's nor the learner's work, so they never count as a change.
+fn is_local_byproduct(name: &str) -> bool {
+    name.ends_with(".snap.new") || name.ends_with(".pending-snap")
+}
+
+/// Files (relative to `root`) at or under `relative`, build output and local by-products
+/// excluded.
 fn files_under(root: &Path, relative: &Path) -> Result<Vec<PathBuf>> {
     let start = root.join(relative);
     if start.is_file() {
@@ -59,7 +66,7 @@ fn files_under(root: &Path, relative: &Path) -> Result<Vec<PathBuf>> {
         for entry in entries {
             let entry = entry?;
             let name = entry.file_name();
-            if name == "target" {
+            if name == "target" || is_local_byproduct(&name.to_string_lossy()) {
                 continue;
             }
             let path = dir.join(&name);
@@ -76,6 +83,13 @@ fn files_under(root: &Path, relative: &Path) -> Result<Vec<PathBuf>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pending_snapshots_are_not_changes() {
+        assert!(is_local_byproduct("transports__sse_stream.snap.new"));
+        assert!(is_local_byproduct(".socketio.pending-snap"));
+        assert!(!is_local_byproduct("transports__sse_stream.snap"));
+    }
 
     #[test]
     fn modified_deleted_and_added_files_are_found() {
