@@ -86,16 +86,10 @@ impl Drop for ForgetOnDrop {
 
 /// Answers one client event that asked for an acknowledgement. Sending consumes it: an ack is
 /// sent at most once.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct AckSender {
     socket: Socket,
     id: u64,
-}
-
-impl std::fmt::Debug for AckSender {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AckSender").field("id", &self.id).finish()
-    }
 }
 
 impl AckSender {
