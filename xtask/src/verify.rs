@@ -226,7 +226,11 @@ fn print_summary(outcomes: &[Outcome]) {
         .iter()
         .filter(|o| matches!(o.status, Status::NotRun(_)))
         .count();
-    println!("\n{passed} passed, {failed} failed, {not_run} not run");
+    if not_run > 0 {
+        println!("\nskipped = suites that could not run here (see the notes above)");
+    }
+    // The plain closing line CI tools read: `N passed, N failed, N skipped`.
+    println!("\n{passed} passed, {failed} failed, {not_run} skipped");
 }
 
 #[cfg(test)]
