@@ -85,6 +85,12 @@ impl Feed {
             .collect()
     }
 
+    /// How many subscriptions are open: one per SSE stream, WebSocket and held long poll.
+    /// Tests wait on it to know a request is held; a metrics endpoint would export it.
+    pub fn subscribers(&self) -> usize {
+        self.inner.sender.receiver_count()
+    }
+
     /// The id of the latest message, 0 before the first.
     pub fn last_id(&self) -> u64 {
         self.lock().last_id

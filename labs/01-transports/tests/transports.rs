@@ -40,6 +40,8 @@ fn config() -> Config {
 /// The lab's server on 127.0.0.1:0, with a Ctrl-C we can press.
 struct Lab {
     server: TestServer,
+    /// The server's feed, to see how many clients wait on it.
+    feed: Feed,
     http: reqwest::Client,
     ctrl_c: Option<oneshot::Sender<()>>,
     stopped: Option<oneshot::Receiver<std::io::Result<()>>>,
@@ -47,6 +49,7 @@ struct Lab {
 
 async fn start(config: Config) -> Lab {
     let state = AppState::new(config);
+    let feed = state.feed.clone();
     let (ctrl_c, pressed) = oneshot::channel::<()>();
     let (done, stopped) = oneshot::channel();
     let server = TestServer::start_with(move |listener| async move {
@@ -59,6 +62,7 @@ async fn start(config: Config) -> Lab {
     .await;
     Lab {
         server,
+        feed,
         http: reqwest::Client::new(),
         ctrl_c: Some(ctrl_c),
         stopped: Some(stopped),
@@ -66,6 +70,25 @@ async fn start(config: Config) -> Lab {
 }
 
 impl Lab {
+    /// Waits until `n` subscriptions are open on the feed: proof that the requests the
+    /// test sent are held by the server (a long poll waits on a subscription).
+    async fn until_subscribers(&self, n: usize, what: &str) {
+        let feed = &self.feed;
+        within(
+            SOON,
+            async {
+                while feed.subscribers() < n {
+                    tokio::task::yield_now().await;
+                }
+            },
+            &format!(
+                "{what}: {n} subscription(s) on the feed, as a held long poll waits on \
+                 `state.feed.subscribe(...)` (book: 01-transports/long-polling.md)"
+            ),
+        )
+        .await;
+    }
+
     fn url(&self, path: &str) -> String {
         self.server.url(path)
     }
@@ -455,10 +478,16 @@ async fn step3_long_poll_holds_the_request_until_a_message_arrives() {
     lab.publish("before").await;
     let url = lab.url("/long-poll?after=1&timeout_ms=10000");
     let http = lab.http.clone();
-    let held = tokio::spawn(async move { http.get(url).send().await });
-    // Whether the request is already held or arrives just after, it must return message 2,
-    // which does not exist yet: a server that answered at once would return [] instead.
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut held = tokio::spawn(async move { http.get(url).send().await });
+    // Message 2 does not exist yet: the server must hold the request until it is published.
+    tokio::select! {
+        () = lab.until_subscribers(1, "the long poll to be held") => {}
+        early = &mut held => panic!(
+            "GET /long-poll?after=1 answered before message 2 existed ({:?}); it should be \
+             held until news or timeout (book: 01-transports/long-polling.md)",
+            early.map(|answer| answer.map(|response| response.status()))
+        ),
+    }
     lab.publish("the news").await;
     let response = within(SOON, held, "the held long poll to return")
         .await
@@ -994,7 +1023,7 @@ async fn step3_long_poll_exchange_snapshot() {
     let mut stream = TcpStream::connect(lab.addr()).await.expect("connect");
     let request = "GET /long-poll?after=1&timeout_ms=25000 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
     stream.write_all(request.as_bytes()).await.expect("send");
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    lab.until_subscribers(1, "the long poll to be held").await;
     lab.publish("news for you").await;
     let reply = read_until(&mut stream, Vec::new(), whole_response, "the held reply").await;
     let reply = String::from_utf8_lossy(&reply).into_owned();
@@ -1355,7 +1384,9 @@ async fn step6_ctrl_c_ends_open_streams_promptly() {
             .get(lab.url("/long-poll?after=1&timeout_ms=60000"))
             .send(),
     );
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // SSE, WebSocket and the long poll: three subscriptions once the poll is held.
+    lab.until_subscribers(3, "the long poll to be held before Ctrl-C")
+        .await;
     let pressed = Instant::now();
     lab.press_ctrl_c();
     let limit = Duration::from_secs(3);

@@ -694,6 +694,250 @@ async fn step3_a_socket_is_listed_in_its_namespace_until_it_disconnects() {
     );
 }
 
+#[tokio::test]
+async fn step3_handshake_and_middleware_data_reach_the_socket() {
+    let io = SocketIo::builder()
+        .ns_with(
+            "/",
+            NamespaceConfig::new(|socket| {
+                let lang = socket.handshake().query.get("lang").cloned();
+                let described = format!("{socket:?}");
+                socket.emit(
+                    "hello",
+                    vec![json!(lang), Value::Object(socket.data()), json!(described)],
+                );
+            })
+            .middleware(|request: &mut socketio::ConnectRequest| {
+                let lang = request.query.get("lang").cloned().unwrap_or_default();
+                request.data.insert("lang".into(), json!(lang));
+                Ok(())
+            }),
+        )
+        .build();
+    let server = start(io).await;
+    let mut ws =
+        Ws::open_url(&server.ws_url("/socket.io/?EIO=4&transport=websocket&lang=fr")).await;
+    ws.handshake().await;
+    let sid = ws.connect("/", None).await;
+    let hello = event_args(
+        &ws.recv_event("the `hello` event of the connect handler")
+            .await,
+    );
+    assert_eq!(
+        (&hello[1], &hello[2]),
+        (&json!("fr"), &json!({"lang": "fr"})),
+        "`socket.handshake()` must be the Engine.IO request's query (`lang=fr`), and \
+         `socket.data()` what the middleware put in `request.data` (see {NAMESPACES_PAGE})"
+    );
+    let described = hello[3].as_str().unwrap_or_default();
+    assert!(
+        described.contains(&sid) && described.contains("\"/\""),
+        "a socket's Debug output (what logs show) names its id and namespace, got {described:?}"
+    );
+}
+
+#[tokio::test]
+async fn step3_after_disconnect_a_socket_sends_nothing() {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let io = SocketIo::builder()
+        .ns("/", move |socket| {
+            let tx = tx.clone();
+            socket.on_disconnect(move |socket, _reason| {
+                let sent = socket.emit("too-late", vec![]);
+                let _ = tx.send((socket.is_connected(), sent));
+            });
+        })
+        .build();
+    let server = start(io).await;
+    let mut ws = Ws::open(&server).await;
+    ws.handshake().await;
+    ws.connect("/", None).await;
+    ws.send("41").await;
+    let (connected, sent) = kit::within(WAIT, rx.recv(), "the disconnect handler")
+        .await
+        .expect("a disconnect");
+    assert!(
+        !connected && !sent,
+        "in its disconnect handler a socket is no longer connected (is_connected: {connected}) \
+         and emitting to it does nothing (emit returned {sent}) (see {NAMESPACES_PAGE})"
+    );
+    // The connection itself lives on: the next answer is the one to this probe.
+    ws.send("40/nope,").await;
+    assert_eq!(
+        ws.recv_event("the answer to a probe").await,
+        "44/nope,{\"message\":\"Invalid namespace\"}",
+        "nothing may reach the client from a disconnected socket (see {NAMESPACES_PAGE})"
+    );
+}
+
+#[tokio::test]
+async fn step3_the_server_can_disconnect_a_socket() {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let io = SocketIo::builder()
+        .ns("/admins", move |socket| {
+            let tx = tx.clone();
+            socket.on("kick-me", |socket, _event| socket.disconnect());
+            socket.on_disconnect(move |socket, reason| {
+                let _ = tx.send((socket.id().to_owned(), reason.to_owned()));
+            });
+        })
+        .build();
+    let server = start(io).await;
+    let mut ws = Ws::open(&server).await;
+    ws.handshake().await;
+    let first = ws.connect("/admins", None).await;
+    ws.send("42/admins,[\"kick-me\"]").await;
+    assert_eq!(
+        ws.recv_event("the server's DISCONNECT").await,
+        "41/admins,",
+        "`socket.disconnect()` sends DISCONNECT for its namespace (see {NAMESPACES_PAGE})"
+    );
+    let (gone, reason) = kit::within(WAIT, rx.recv(), "the disconnect handler")
+        .await
+        .expect("a disconnect");
+    assert_eq!(
+        (gone.as_str(), reason.as_str()),
+        (first.as_str(), "server namespace disconnect"),
+        "see {NAMESPACES_PAGE}"
+    );
+    let second = ws.connect("/admins", None).await;
+    assert_ne!(
+        first, second,
+        "the connection stays open, so the client can connect again (a new socket)"
+    );
+}
+
+/// A session store in memory, as chapter 5 writes one with Redis. Unlike a real store it does
+/// not forget a session once given back, so a test can present the same `pid` twice.
+#[derive(Clone)]
+struct MemoryStore {
+    sessions: Arc<std::sync::Mutex<Vec<socketio::SavedSession>>>,
+    saved: tokio::sync::mpsc::UnboundedSender<socketio::SavedSession>,
+    asked: tokio::sync::mpsc::UnboundedSender<(String, Option<String>)>,
+}
+
+impl socketio::SessionStore for MemoryStore {
+    fn save(&self, session: socketio::SavedSession) {
+        let _ = self.saved.send(session.clone());
+        self.sessions.lock().expect("store").push(session);
+    }
+
+    fn restore(&self, pid: &str, offset: Option<&str>) -> Option<socketio::SavedSession> {
+        let _ = self.asked.send((pid.to_owned(), offset.map(str::to_owned)));
+        let sessions = self.sessions.lock().expect("store");
+        sessions.iter().find(|s| s.pid == pid).cloned()
+    }
+}
+
+#[tokio::test]
+async fn step3_a_session_store_gives_a_dropped_socket_back() {
+    let (saved_tx, mut saved) = tokio::sync::mpsc::unbounded_channel();
+    let (asked_tx, mut asked) = tokio::sync::mpsc::unbounded_channel();
+    let store = MemoryStore {
+        sessions: Arc::default(),
+        saved: saved_tx,
+        asked: asked_tx,
+    };
+    let io = socketio::chat::NAMESPACES
+        .iter()
+        .fold(SocketIo::builder().session_store(store), |builder, name| {
+            builder.ns(name, |socket| {
+                socketio::chat::register(&socket);
+                socket.on("nick", |socket, event| {
+                    socket.set_data("nick", event.args.into_iter().next().unwrap_or_default());
+                    if let Some(ack) = event.ack {
+                        ack.send(vec![json!(true)]);
+                    }
+                });
+                socket.on("whoami", |socket, _event| {
+                    let me = json!([socket.id(), socket.rooms(), socket.data()]);
+                    socket.emit("whoami", vec![me]);
+                });
+            })
+        })
+        .build();
+    let server = start(io).await;
+
+    // A client that says `41` leaves for good: nothing is saved.
+    let mut leaving = Ws::open(&server).await;
+    leaving.handshake().await;
+    leaving.connect("/", None).await;
+    leaving.send("41").await;
+    leaving.send("40/nope,").await; // answered once the `41` before it was handled
+    leaving.recv_event("the answer to a probe").await;
+
+    let mut first = Ws::open(&server).await;
+    first.handshake().await;
+    let answer = first.connect_answer("/", None).await;
+    let (sid, pid) = (answer["sid"].as_str(), answer["pid"].as_str());
+    let (Some(sid), Some(pid)) = (sid, pid) else {
+        panic!(
+            "with a session store the CONNECT answer carries a private id, \
+             `40{{\"sid\":...,\"pid\":...}}`, got 40{answer} (see {NAMESPACES_PAGE})"
+        );
+    };
+    let (sid, pid) = (sid.to_owned(), pid.to_owned());
+    assert_ne!(sid, pid, "the pid is secret: it is not the socket id");
+    first.send("421[\"join\",\"music\"]").await;
+    assert_eq!(first.recv_event("the ack of join").await, "431[true]");
+    first.send("422[\"nick\",\"ada\"]").await;
+    assert_eq!(first.recv_event("the ack of nick").await, "432[true]");
+    drop(first); // the connection drops without a `41`: recoverable
+
+    let session = kit::within(WAIT, saved.recv(), "the store's `save` after the drop")
+        .await
+        .expect("a saved session");
+    assert_eq!(
+        session,
+        socketio::SavedSession {
+            pid: pid.clone(),
+            sid: sid.clone(),
+            namespace: "/".into(),
+            rooms: vec!["music".into()],
+            data: json!({"nick": "ada"})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        },
+        "a dropped socket saves its pid, id, namespace, rooms (without its own) and data, and \
+         the one that sent `41` saved nothing (see {NAMESPACES_PAGE})"
+    );
+
+    let mut second = Ws::open(&server).await;
+    second.handshake().await;
+    // The pid of `/` means nothing to `/admins`: a new socket there.
+    let admins = second
+        .connect("/admins", Some(json!({"pid": pid, "offset": "0"})))
+        .await;
+    assert_ne!(
+        admins, sid,
+        "a session saved in `/` is not restored in `/admins`"
+    );
+    let back = second
+        .connect_answer("/", Some(json!({"pid": pid, "offset": "7"})))
+        .await;
+    assert_eq!(
+        back,
+        json!({"sid": sid, "pid": pid}),
+        "a client that reconnects with `auth.pid` gets its socket id back (see {NAMESPACES_PAGE})"
+    );
+    second.send("42[\"whoami\"]").await;
+    let me = event_args(&second.recv_event("the `whoami` answer").await);
+    assert_eq!(
+        me[1],
+        json!([sid, [sid, "music"], {"nick": "ada"}]),
+        "the restored socket is back in its rooms with its data (see {NAMESPACES_PAGE})"
+    );
+    let mut questions = Vec::new();
+    while let Ok(question) = asked.try_recv() {
+        questions.push(question);
+    }
+    assert!(
+        questions.contains(&(pid.clone(), Some("7".into()))),
+        "the store is asked with the pid and `auth.offset`, got {questions:?}"
+    );
+}
+
 // ---------------------------------------------------------------- step 4: rooms
 
 /// The chat contract plus `rooms`, which answers the socket's rooms with an emit.
@@ -714,8 +958,7 @@ fn rooms_io() -> SocketIo {
 
 async fn rooms_of(ws: &mut Ws) -> Value {
     ws.send("42[\"rooms\"]").await;
-    let text = ws.recv_event("the `rooms` answer").await;
-    serde_json::from_str::<Value>(&text[2..]).expect("JSON")[1].clone()
+    event_args(&ws.recv_event("the `rooms` answer").await)[1].clone()
 }
 
 #[tokio::test]
@@ -820,6 +1063,37 @@ async fn step4_a_disconnected_socket_leaves_all_its_rooms() {
     assert!(
         adapter.rooms_of(&sid).len() <= 1,
         "only its own room may remain in the answer"
+    );
+}
+
+#[test]
+fn step4_the_room_index_keeps_both_directions_in_step() {
+    let mut index = socketio::rooms::RoomIndex::new();
+    index.join("a", "music");
+    index.join("b", "music");
+    index.join("a", "general");
+    index.join("a", "general");
+    assert_eq!(
+        (index.all_rooms(), index.rooms_of("a")),
+        (
+            vec!["general".into(), "music".into()],
+            vec!["general".into(), "music".into()]
+        ),
+        "every room with a member, and the rooms of `a`, each once and sorted (see {ROOMS_PAGE})"
+    );
+    index.leave("a", "general");
+    assert_eq!(
+        index.all_rooms(),
+        vec!["music".to_owned()],
+        "a room whose last member left no longer exists (see {ROOMS_PAGE})"
+    );
+    index.leave("a", "music");
+    index.leave_all("b");
+    assert!(
+        index.all_rooms().is_empty() && index.rooms_of("a").is_empty(),
+        "once everybody left, nothing is kept: rooms {:?}, rooms of a {:?} (see {ROOMS_PAGE})",
+        index.all_rooms(),
+        index.rooms_of("a")
     );
 }
 
@@ -1515,6 +1789,14 @@ mod support {
 
         /// Connects to namespace `nsp` and returns the socket id of `40{"sid":...}`.
         pub async fn connect(&mut self, nsp: &str, auth: Option<Value>) -> String {
+            let answer = self.connect_answer(nsp, auth).await;
+            answer["sid"].as_str().map(str::to_owned).unwrap_or_else(|| {
+                panic!("expected `40{{\"sid\":...}}` from {nsp}, got {answer} (see {NAMESPACES_PAGE})")
+            })
+        }
+
+        /// Connects to namespace `nsp` and returns the JSON of the CONNECT answer.
+        pub async fn connect_answer(&mut self, nsp: &str, auth: Option<Value>) -> Value {
             let prefix = if nsp == "/" {
                 String::new()
             } else {
@@ -1528,7 +1810,6 @@ mod support {
             answer
                 .strip_prefix(&format!("40{prefix}"))
                 .and_then(|json| serde_json::from_str::<Value>(json).ok())
-                .and_then(|json| json["sid"].as_str().map(str::to_owned))
                 .unwrap_or_else(|| panic!("expected `40{prefix}{{\"sid\":...}}`, got {answer:?} (see {NAMESPACES_PAGE})"))
         }
 
@@ -1555,6 +1836,15 @@ mod support {
                 }
             }
         }
+    }
+
+    /// The array of an EVENT of the main namespace (`42["name",...]`), name first.
+    pub fn event_args(text: &str) -> Vec<Value> {
+        text.strip_prefix("42")
+            .and_then(|json| serde_json::from_str(json).ok())
+            .unwrap_or_else(|| {
+                panic!("expected an event `42[...]`, got {text:?} (see {PACKETS_PAGE})")
+            })
     }
 
     /// `GET url` with a bounded wait: a server that holds it fails the test instead of hanging.
