@@ -1609,6 +1609,149 @@ async fn step6_bad_polling_requests_have_defined_answers() {
     assert_eq!(gone.status(), 400, "and its session is closed");
 }
 
+#[tokio::test]
+async fn step6_a_get_returns_what_fits_in_max_payload() {
+    use base64::Engine as _;
+    // Each `bin` event is this text part, a separator, and `b` + the base64 of 300 bytes.
+    let text = r#"451-["bin",{"_placeholder":true,"num":0}]"#;
+    let one = text.len() + 1 + 1 + 400;
+    // Exactly three packets and their two separators: the limit is reached, not crossed.
+    let max_payload = 3 * one + 2;
+    let io = SocketIo::builder()
+        .config(Config {
+            max_payload,
+            ..Config::default()
+        })
+        .ns("/", |socket| {
+            socket.on("burst", |socket, event| {
+                for i in 0..event.args[0].as_u64().unwrap_or(0) {
+                    let data = bytes::Bytes::from(vec![i as u8; 300]);
+                    socket.emit_binary("bin", vec![placeholder(0)], vec![data]);
+                }
+            });
+        })
+        .build();
+    let server = start(io).await;
+    let mut p = Polling::open(&server).await;
+    p.post("40").await;
+    p.get().await;
+    p.post("42[\"burst\",7]").await;
+    let (mut per_get, mut received) = (Vec::new(), Vec::new());
+    while received.len() < 7 && per_get.len() < 7 {
+        let body = p.get().await;
+        assert!(
+            body.len() <= max_payload,
+            "a GET answer of {} bytes is over maxPayload ({max_payload}) (see {POLLING_PAGE})",
+            body.len()
+        );
+        let parts: Vec<&str> = body.split('\u{1e}').collect();
+        per_get.push(parts.iter().filter(|part| **part == text).count());
+        for part in parts.iter().filter_map(|part| part.strip_prefix('b')) {
+            let data = base64::engine::general_purpose::STANDARD
+                .decode(part)
+                .unwrap_or_default();
+            received.push(data.first().copied().unwrap_or(u8::MAX));
+        }
+    }
+    assert_eq!(
+        (per_get, received),
+        (vec![3, 3, 1], (0..7).collect::<Vec<u8>>()),
+        "7 queued packets of which exactly 3 fit in maxPayload: a GET returns as many as fit \
+         (3, 3, then 1), in order, none lost (see {POLLING_PAGE})"
+    );
+}
+
+#[tokio::test]
+async fn step6_a_failed_probe_leaves_the_session_polling() {
+    let server = start(chat_io(Config::default())).await;
+    let mut p = Polling::open(&server).await;
+    p.post("40").await;
+    p.get().await;
+    let url = server.ws_url(&format!(
+        "/socket.io/?EIO=4&transport=websocket&sid={}",
+        p.sid
+    ));
+    for (wrong, why) in [
+        (&["5"][..], "`5` before `2probe`"),
+        (&["2"][..], "a plain ping `2` instead of `2probe`"),
+        (&["2probe", "2probe"][..], "a second `2probe`"),
+    ] {
+        let mut ws = Ws::open_url(&url).await;
+        let mut answers = Vec::new();
+        for frame in wrong {
+            ws.send(frame).await;
+            if *frame == "2probe" && answers.is_empty() {
+                answers.push(ws.recv_text("the probe answer").await);
+            }
+        }
+        let end = ws
+            .next(&format!("the end of a WebSocket that sent {why}"))
+            .await;
+        assert!(
+            matches!(end, Frame::Closed),
+            "after {why} the probing WebSocket is closed, got {end:?} (see {POLLING_PAGE})"
+        );
+        if answers.is_empty() {
+            p.post("421[\"echo\",\"still polling\"]").await;
+        } else {
+            // The probe that got `3probe` queued the noop for a polling GET.
+            assert_eq!(
+                p.get().await,
+                "6",
+                "the noop of the probe (see {POLLING_PAGE})"
+            );
+            p.post("421[\"echo\",\"still polling\"]").await;
+        }
+        assert_eq!(
+            p.get().await,
+            "431[\"still polling\"]",
+            "after {why} the session goes on polling (see {POLLING_PAGE})"
+        );
+    }
+    let mut ws = Ws::open_url(&url).await;
+    ws.send("2probe").await;
+    assert_eq!(
+        ws.recv_text("the probe answer after three failed ones")
+            .await,
+        "3probe",
+        "failed probes must give the upgrade back (see {POLLING_PAGE})"
+    );
+    ws.send("5").await;
+    ws.send("422[\"echo\",\"upgraded at last\"]").await;
+    assert_eq!(
+        ws.recv_text("the echo over the WebSocket").await,
+        "432[\"upgraded at last\"]",
+        "see {POLLING_PAGE}"
+    );
+}
+
+#[test]
+fn step6_polling_len_is_the_size_in_a_payload() {
+    use socketio::engine::packet::Outgoing;
+    use socketio::engine::polling::encode_payload;
+    let attachments = |sizes: &[usize]| -> Vec<bytes::Bytes> {
+        sizes
+            .iter()
+            .map(|n| bytes::Bytes::from(vec![1; *n]))
+            .collect()
+    };
+    let packets = [
+        Outgoing::text("42[\"chat\",{}]"),
+        Outgoing {
+            text: "452-[\"two\",{},{}]".into(),
+            binary: attachments(&[1, 2, 3, 300]).into(),
+        },
+        Outgoing::binary(bytes::Bytes::from(vec![9; 10])),
+    ];
+    for packet in packets {
+        assert_eq!(
+            packet.polling_len(),
+            encode_payload(std::slice::from_ref(&packet)).len(),
+            "`polling_len` of {packet:?} must be its size in a payload (see {POLLING_PAGE})"
+        );
+    }
+}
+
 // ---------------------------------------------------------------- helpers (not graded)
 
 /// A raw client: frames in, frames out, each recorded in a transcript. Not a Socket.IO

@@ -65,8 +65,8 @@ pub async fn run(engine: Arc<Engine>, socket: WebSocket, existing: Attach, hands
             let session = claim.0.clone();
             // ANCHOR: upgrade
             // Step 6: probe and upgrade a polling session to this WebSocket.
-            // Run `upgrade(...)` under `engine.config.upgrade_timeout`; if it fails, fall back to polling and
-            // return; otherwise continue with `session`.
+            // Run `upgrade(...)` under `engine.config.upgrade_timeout`; if it fails, return (dropping the claim
+            // puts the session back to polling); otherwise continue with `session`.
             todo!(
                 "step 6: probe and upgrade a polling session to this WebSocket (book: 02-socketio/long-polling-upgrade.md)"
             )
@@ -95,8 +95,8 @@ async fn upgrade(
                 if sink.send(Message::text("3probe")).await.is_err() {
                     return false;
                 }
-                session.set_transport(Transport::Upgrading);
-                // A GET waiting for data returns now, so the client can finish polling.
+                // The session is `Upgrading` since the claim was taken. A GET waiting for data
+                // returns now, so the client can finish polling.
                 session.send(Outgoing::noop());
                 probed = true;
             }
@@ -145,11 +145,11 @@ async fn read(session: &Arc<Session>, stream: &mut SplitStream<WebSocket>) {
 /// Sends queued packets until the session ends, then closes the WebSocket. Packets queued
 /// before the end still go out first (`biased`), so a last `44...` reaches the client.
 async fn write(session: Arc<Session>, mut sink: SplitSink<WebSocket, Message>) {
-    let mut rx = session.rx.lock().await;
+    let mut outbox = session.outbox.lock().await;
     loop {
         let packet = tokio::select! {
             biased;
-            packet = rx.recv() => packet,
+            packet = outbox.recv() => packet,
             _ = session.closed() => None,
         };
         let Some(packet) = packet else { break };
@@ -158,7 +158,7 @@ async fn write(session: Arc<Session>, mut sink: SplitSink<WebSocket, Message>) {
             return;
         }
     }
-    while let Ok(packet) = rx.try_recv() {
+    while let Some(packet) = outbox.try_recv() {
         if send(&mut sink, packet).await.is_err() {
             return;
         }

@@ -102,14 +102,20 @@ impl Outgoing {
         Outgoing::text(Utf8Bytes::from_static("6"))
     }
 
-    /// The size this packet takes in a polling payload (approximate for base64).
+    /// The bytes this packet takes in a polling payload: its text, then `\x1e` and
+    /// `b` + padded base64 for each attachment (see `polling::encode_payload`).
     pub fn polling_len(&self) -> usize {
-        self.text.len()
-            + self
-                .binary
-                .iter()
-                .map(|b| 2 + b.len() * 4 / 3)
-                .sum::<usize>()
+        let attachments: usize = self
+            .binary
+            .iter()
+            .map(|data| 2 + data.len().div_ceil(3) * 4)
+            .sum();
+        if self.text.is_empty() {
+            // A lone binary message has no text part, hence no separator before its first part.
+            attachments.saturating_sub(1)
+        } else {
+            self.text.len() + attachments
+        }
     }
 }
 

@@ -67,14 +67,16 @@ fn upgraded(session: &Session) -> Response {
     super::error(3, "Bad request")
 }
 
-/// `GET ?sid=...`: waits for at least one packet, then returns all queued ones (up to
-/// `max_payload` bytes). A session the server closes answers `1` (close); one the client closed
-/// (it POSTed `1`) answers `6` (noop), as the reference server does.
+/// `GET ?sid=...`: waits for at least one packet, then returns the queued ones that fit in
+/// `max_payload` bytes (the first one always goes, however large: a client must be able to
+/// receive every packet). The rule is the reference client's for its POSTs. A session the server
+/// closes answers `1` (close); one the client closed (it POSTed `1`) answers `6` (noop), as the
+/// reference server does.
 pub async fn get(config: &Config, session: Arc<Session>) -> Response {
     if session.transport() == Transport::WebSocket {
         return upgraded(&session);
     }
-    let Ok(mut rx) = session.rx.try_lock() else {
+    let Ok(mut outbox) = session.outbox.try_lock() else {
         return bad_request(
             &session,
             StatusCode::BAD_REQUEST,
@@ -83,7 +85,7 @@ pub async fn get(config: &Config, session: Arc<Session>) -> Response {
     };
     let first = tokio::select! {
         biased;
-        packet = rx.recv() => packet,
+        packet = outbox.recv() => packet,
         _ = session.closed() => None,
     };
     let Some(first) = first else {
@@ -95,14 +97,15 @@ pub async fn get(config: &Config, session: Arc<Session>) -> Response {
     };
     let mut size = first.polling_len();
     let mut packets = vec![first];
-    while size < config.max_payload {
-        match rx.try_recv() {
-            Ok(packet) => {
-                size += packet.polling_len();
-                packets.push(packet);
-            }
-            Err(_) => break,
+    while let Some(packet) = outbox.try_recv() {
+        // One separator, then the packet.
+        let grown = size + 1 + packet.polling_len();
+        if grown > config.max_payload {
+            outbox.put_back(packet);
+            break;
         }
+        size = grown;
+        packets.push(packet);
     }
     text_response(encode_payload(&packets))
 }

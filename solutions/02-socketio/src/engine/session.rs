@@ -75,12 +75,42 @@ pub trait SessionHandler: Send + Sync + 'static {
     fn on_close(&self, reason: CloseReason);
 }
 
+/// The packets queued for the client, read by one transport at a time (a polling GET or the
+/// WebSocket writer, which holds the lock).
+pub(crate) struct Outbox {
+    rx: mpsc::Receiver<Outgoing>,
+    /// A packet taken from the queue that did not fit in the last polling response: it goes
+    /// first in the next one (or over the WebSocket, after an upgrade).
+    carried: Option<Outgoing>,
+}
+
+impl Outbox {
+    /// The next packet, waiting for one; `None` once every sender is gone.
+    pub(crate) async fn recv(&mut self) -> Option<Outgoing> {
+        match self.carried.take() {
+            Some(packet) => Some(packet),
+            None => self.rx.recv().await,
+        }
+    }
+
+    /// The next packet if one is queued.
+    pub(crate) fn try_recv(&mut self) -> Option<Outgoing> {
+        self.carried.take().or_else(|| self.rx.try_recv().ok())
+    }
+
+    /// Gives back the packet `try_recv` returned: it comes out first next time.
+    pub(crate) fn put_back(&mut self, packet: Outgoing) {
+        debug_assert!(self.carried.is_none(), "one packet is put back at most");
+        self.carried = Some(packet);
+    }
+}
+
 /// One Engine.IO session. Shared by its transports, its heartbeat and the sockets above it.
 pub struct Session {
     sid: String,
     handshake: Handshake,
     tx: mpsc::Sender<Outgoing>,
-    pub(crate) rx: tokio::sync::Mutex<mpsc::Receiver<Outgoing>>,
+    pub(crate) outbox: tokio::sync::Mutex<Outbox>,
     closed: CancellationToken,
     reason: OnceLock<CloseReason>,
     transport: Mutex<Transport>,
@@ -108,7 +138,7 @@ impl Session {
             sid,
             handshake,
             tx,
-            rx: tokio::sync::Mutex::new(rx),
+            outbox: tokio::sync::Mutex::new(Outbox { rx, carried: None }),
             closed: CancellationToken::new(),
             reason: OnceLock::new(),
             transport: Mutex::new(transport),

@@ -70,10 +70,8 @@ pub async fn run(engine: Arc<Engine>, socket: WebSocket, existing: Attach, hands
             )
             .await;
             if !matches!(probe, Ok(true)) {
-                // The polling transport carries on; this WebSocket is dropped.
-                if session.transport() == Transport::Upgrading {
-                    session.set_transport(Transport::Polling);
-                }
+                // Returning drops the claim, which gives the session back to polling; this
+                // WebSocket is dropped.
                 return;
             }
             session
@@ -102,8 +100,8 @@ async fn upgrade(
                 if sink.send(Message::text("3probe")).await.is_err() {
                     return false;
                 }
-                session.set_transport(Transport::Upgrading);
-                // A GET waiting for data returns now, so the client can finish polling.
+                // The session is `Upgrading` since the claim was taken. A GET waiting for data
+                // returns now, so the client can finish polling.
                 session.send(Outgoing::noop());
                 probed = true;
             }
@@ -152,11 +150,11 @@ async fn read(session: &Arc<Session>, stream: &mut SplitStream<WebSocket>) {
 /// Sends queued packets until the session ends, then closes the WebSocket. Packets queued
 /// before the end still go out first (`biased`), so a last `44...` reaches the client.
 async fn write(session: Arc<Session>, mut sink: SplitSink<WebSocket, Message>) {
-    let mut rx = session.rx.lock().await;
+    let mut outbox = session.outbox.lock().await;
     loop {
         let packet = tokio::select! {
             biased;
-            packet = rx.recv() => packet,
+            packet = outbox.recv() => packet,
             _ = session.closed() => None,
         };
         let Some(packet) = packet else { break };
@@ -165,7 +163,7 @@ async fn write(session: Arc<Session>, mut sink: SplitSink<WebSocket, Message>) {
             return;
         }
     }
-    while let Ok(packet) = rx.try_recv() {
+    while let Some(packet) = outbox.try_recv() {
         if send(&mut sink, packet).await.is_err() {
             return;
         }
