@@ -301,13 +301,9 @@ impl Socket {
             args,
             binary: packet.attachments,
         };
-        if !self.inner.acks.resolve(id, response) {
-            tracing::debug!(
-                sid = self.id(),
-                id,
-                "ack nobody waits for (late or unknown)"
-            );
-        }
+        // A late or unknown id resolves nothing: the ack is dropped.
+        let awaited = self.inner.acks.resolve(id, response);
+        tracing::debug!(sid = self.id(), id, awaited, "ack from the client");
         // ANCHOR_END: on_ack
     }
 
