@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use fantoccini::{ClientBuilder, Locator};
 use kit::{TestServer, within};
+use tokio::io::AsyncBufReadExt;
 use transports::{AppState, Config};
 
 fn from_env(name: &str, default: &str) -> String {
@@ -38,12 +39,31 @@ async fn the_demo_page_shows_a_message_in_all_four_panes_in_chromium() {
         .and_then(|l| l.local_addr())
         .expect("a free port for chromedriver")
         .port();
-    let _driver = tokio::process::Command::new(&chromedriver)
+    let mut driver = tokio::process::Command::new(&chromedriver)
         .arg(format!("--port={port}"))
         .kill_on_drop(true)
-        .stdout(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("could not start {chromedriver}: {e} (set CHROMEDRIVER)"));
+    // chromedriver says when it listens: wait for that line rather than retrying.
+    let stdout = driver.stdout.take().expect("chromedriver's stdout");
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    within(
+        Duration::from_secs(20),
+        async {
+            loop {
+                match lines.next_line().await {
+                    Ok(Some(line)) if line.contains("started successfully") => return,
+                    Ok(Some(_)) => continue,
+                    _ => panic!("{chromedriver} exited before listening (set CHROMEDRIVER)"),
+                }
+            }
+        },
+        "chromedriver's 'started successfully' line",
+    )
+    .await;
+    // Keep draining its output so it never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     let profile =
         std::env::temp_dir().join(format!("course-chromium-{}-{}", std::process::id(), port));
     std::fs::create_dir_all(&profile).expect("a temporary profile directory");
@@ -61,23 +81,21 @@ async fn the_demo_page_shows_a_message_in_all_four_panes_in_chromium() {
         }),
     );
     let webdriver = format!("http://127.0.0.1:{port}");
-    // chromedriver needs a moment to listen: retry the session until it answers.
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    let client = loop {
-        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        match ClientBuilder::new(connector)
-            .capabilities(capabilities.clone())
-            .connect(&webdriver)
-            .await
-        {
-            Ok(client) => break client,
-            Err(error) if std::time::Instant::now() > deadline => panic!(
-                "no WebDriver session from {chromedriver} within 20 s: {error}\n\
-                 (is {chromium} a working Chromium? set CHROMIUM and CHROMEDRIVER)"
-            ),
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    };
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    let client = within(
+        Duration::from_secs(20),
+        ClientBuilder::new(connector)
+            .capabilities(capabilities)
+            .connect(&webdriver),
+        "a WebDriver session",
+    )
+    .await
+    .unwrap_or_else(|error| {
+        panic!(
+            "no WebDriver session from {chromedriver}: {error}\n\
+             (is {chromium} a working Chromium? set CHROMIUM and CHROMEDRIVER)"
+        )
+    });
 
     client
         .goto(&server.url("/"))
@@ -98,30 +116,34 @@ async fn the_demo_page_shows_a_message_in_all_four_panes_in_chromium() {
         .expect("clicking Publish");
 
     let panes = ["pane-poll", "pane-long-poll", "pane-sse", "pane-ws"];
+    // In the page: resolve once every pane shows the text (a MutationObserver, no polling),
+    // or after 15 s with the panes still missing it.
+    let script = r#"
+        const [text, panes, done] = arguments;
+        const missing = () => panes.filter(
+            (pane) => !document.querySelector(`#${pane} ol`).textContent.includes(text));
+        if (missing().length === 0) return done([]);
+        const observer = new MutationObserver(() => {
+            if (missing().length === 0) { observer.disconnect(); done([]); }
+        });
+        observer.observe(document.body, { subtree: true, childList: true, characterData: true });
+        setTimeout(() => { observer.disconnect(); done(missing()); }, 15000);
+    "#;
     let missing = within(
-        Duration::from_secs(15),
-        async {
-            loop {
-                let mut missing = Vec::new();
-                for pane in panes {
-                    let list = client
-                        .find(Locator::Css(&format!("#{pane} ol")))
-                        .await
-                        .expect("each pane has a list");
-                    if !list.text().await.unwrap_or_default().contains(text) {
-                        missing.push(pane);
-                    }
-                }
-                if missing.is_empty() {
-                    return missing;
-                }
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        },
+        Duration::from_secs(20),
+        client.execute_async(
+            script,
+            vec![serde_json::json!(text), serde_json::json!(panes)],
+        ),
         "the message in all four panes (poll, long poll, SSE, WebSocket)",
     )
-    .await;
-    assert!(missing.is_empty());
+    .await
+    .expect("running the waiting script in the page");
+    assert_eq!(
+        missing,
+        serde_json::json!([]),
+        "these panes never showed the published message within 15 s"
+    );
     client.close().await.expect("closing the browser");
     let _ = std::fs::remove_dir_all(&profile);
 }
