@@ -80,6 +80,10 @@ pub fn mutants(lab: &str, extra: &[String]) -> Result<()> {
     };
     scope.extend(extra.iter().cloned());
     let mut command = workspace::cargo();
+    // cargo-mutants builds each mutant in a scratch copy of the workspace, with that copy's own
+    // `target/`. An inherited CARGO_TARGET_DIR would send the mutated builds into the learner's
+    // or maintainer's target directory instead.
+    command.env_remove("CARGO_TARGET_DIR");
     command
         .args(["mutants", "--package", &lab.solution_package])
         .args(["--test-package", &lab.solution_package])
