@@ -100,7 +100,14 @@ pub fn mutants(lab: &str, extra: &[String]) -> Result<()> {
             command.args(["--test", name]);
         }
     }
+    let started = std::time::Instant::now();
     let status = command.status().context("running cargo mutants")?;
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let measured = format!(
+        "{}, {} min, {cpus} CPU(s)",
+        crate::bench::today(),
+        started.elapsed().as_secs().div_ceil(60)
+    );
     // cargo-mutants exits non-zero when mutants are missed; the outcomes still count.
     let outcomes = out_dir.join("mutants.out/outcomes.json");
     let counts = read_counts(&outcomes).with_context(|| {
@@ -147,7 +154,7 @@ pub fn mutants(lab: &str, extra: &[String]) -> Result<()> {
     } else {
         format!("cargo mutants {}", extra.join(" "))
     };
-    let row = table_row(&lab.dir_name, &counts, score, &scope);
+    let row = table_row(&lab.dir_name, &counts, score, &measured, &scope);
     let page = workspace::root().join("book/src/appendix/grading.md");
     write_row(&page, &lab.dir_name, &row)?;
     println!("written to {}", page.display());
@@ -222,9 +229,9 @@ fn read_counts(file: &Path) -> Result<Counts> {
     Ok(parsed.counts)
 }
 
-fn table_row(lab: &str, counts: &Counts, score: f64, scope: &str) -> String {
+fn table_row(lab: &str, counts: &Counts, score: f64, measured: &str, scope: &str) -> String {
     format!(
-        "| {lab} | {score:.0}% | {} | {} | {} | {} | {scope} |",
+        "| {lab} | {score:.0}% | {} | {} | {} | {} | {measured} | {scope} |",
         counts.caught, counts.timeout, counts.missed, counts.unviable
     )
 }
@@ -257,7 +264,7 @@ pub fn with_row(text: &str, lab: &str, row: &str) -> Option<String> {
     rows.push(row.to_owned());
     rows.sort();
     let table = format!(
-        "{START}\n| lab | score | caught | timeouts (caught) | missed | unviable | scope |\n|---|---|---|---|---|---|---|\n{}\n{END}",
+        "{START}\n| lab | score | caught | timeouts (caught) | missed | unviable | measured | scope |\n|---|---|---|---|---|---|---|---|\n{}\n{END}",
         rows.join("\n")
     );
     let rest = match end {

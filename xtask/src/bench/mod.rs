@@ -25,6 +25,17 @@ pub fn run(what: BenchCommand) -> Result<()> {
     }
 }
 
+/// Today's date (UTC, `YYYY-MM-DD`), empty if `date` cannot tell.
+pub fn today() -> String {
+    std::process::Command::new("date")
+        .arg("-u")
+        .arg("+%Y-%m-%d")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
+}
+
 /// One line naming the machine and the date, printed under every table.
 pub fn machine_stamp() -> String {
     let cpus = std::thread::available_parallelism()
@@ -39,13 +50,7 @@ pub fn machine_stamp() -> String {
                 .map(|s| s.trim().to_owned())
         })
         .unwrap_or_else(|| std::env::consts::ARCH.to_owned());
-    let date = std::process::Command::new("date")
-        .arg("-u")
-        .arg("+%Y-%m-%d")
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default();
+    let date = today();
     format!(
         "{cpus} CPU(s), {model}, {} {}, measured {date}",
         std::env::consts::OS,
