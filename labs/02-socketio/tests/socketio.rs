@@ -1609,14 +1609,10 @@ async fn step6_bad_polling_requests_have_defined_answers() {
     assert_eq!(gone.status(), 400, "and its session is closed");
 }
 
-#[tokio::test]
-async fn step6_a_get_returns_what_fits_in_max_payload() {
+/// Queues seven `bin` events on a polling session whose `maxPayload` is `max_payload`, then
+/// GETs until all arrived; returns how many came in each answer, and their numbers in order.
+async fn polled_in_batches(max_payload: usize, text: &str) -> (Vec<usize>, Vec<u8>) {
     use base64::Engine as _;
-    // Each `bin` event is this text part, a separator, and `b` + the base64 of 300 bytes.
-    let text = r#"451-["bin",{"_placeholder":true,"num":0}]"#;
-    let one = text.len() + 1 + 1 + 400;
-    // Exactly three packets and their two separators: the limit is reached, not crossed.
-    let max_payload = 3 * one + 2;
     let io = SocketIo::builder()
         .config(Config {
             max_payload,
@@ -1653,12 +1649,30 @@ async fn step6_a_get_returns_what_fits_in_max_payload() {
             received.push(data.first().copied().unwrap_or(u8::MAX));
         }
     }
-    assert_eq!(
-        (per_get, received),
-        (vec![3, 3, 1], (0..7).collect::<Vec<u8>>()),
-        "7 queued packets of which exactly 3 fit in maxPayload: a GET returns as many as fit \
-         (3, 3, then 1), in order, none lost (see {POLLING_PAGE})"
-    );
+    (per_get, received)
+}
+
+#[tokio::test]
+async fn step6_a_get_returns_what_fits_in_max_payload() {
+    // Each `bin` event is this text part, a separator, and `b` + the base64 of 300 bytes.
+    let text = r#"451-["bin",{"_placeholder":true,"num":0}]"#;
+    let one = text.len() + 1 + 1 + 400;
+    // Three packets and their two separators, then one byte less: the limit is exact.
+    for (max_payload, batches, fit) in [
+        (3 * one + 2, vec![3, 3, 1], "exactly 3 fit"),
+        (
+            3 * one + 1,
+            vec![2, 2, 2, 1],
+            "3 miss by one byte, so 2 fit",
+        ),
+    ] {
+        assert_eq!(
+            polled_in_batches(max_payload, text).await,
+            (batches, (0..7).collect::<Vec<u8>>()),
+            "7 queued packets of {one} bytes, maxPayload {max_payload} ({fit}, separators \
+             counted): a GET returns as many as fit, in order, none lost (see {POLLING_PAGE})"
+        );
+    }
 }
 
 #[tokio::test]
