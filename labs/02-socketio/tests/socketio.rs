@@ -226,6 +226,78 @@ fn step2_binary_packets_wait_for_their_attachments() {
     );
 }
 
+#[test]
+fn step2_attachment_counts_and_placeholders_are_checked() {
+    use socketio::protocol::DecodeError;
+    use socketio::protocol::binary::InvalidPlaceholder;
+    let frame = || bytes::Bytes::from_static(&[1]);
+    // The count is ASCII digits, at most `max_attachments`.
+    assert_eq!(
+        decode("5+1-[\"up\",{\"_placeholder\":true,\"num\":0}]", 10).err(),
+        Some(DecodeError::InvalidAttachments),
+        "`+1` is not an attachment count, though Rust's parse would accept it (see {PACKETS_PAGE})"
+    );
+    assert_eq!(
+        decode("511-[\"up\"]", 10).err(),
+        Some(DecodeError::TooManyAttachments { count: 11, max: 10 }),
+        "11 attachments announced, 10 allowed (see {PACKETS_PAGE})"
+    );
+    assert!(
+        matches!(decode("510-[\"up\"]", 10), Ok(Decoded::Partial(_))),
+        "exactly `max_attachments` is allowed (see {PACKETS_PAGE})"
+    );
+    // A packet completes with its last attachment, and only then are placeholders checked.
+    let completed = |text: &str, frames: usize| {
+        let Ok(Decoded::Partial(mut partial)) = decode(text, 10) else {
+            panic!("{text} announces attachments: it must wait for them (see {PACKETS_PAGE})");
+        };
+        for _ in 1..frames {
+            assert_eq!(
+                partial.push(frame()),
+                None,
+                "{text}: not complete before its last attachment (see {PACKETS_PAGE})"
+            );
+        }
+        partial.push(frame()).map(|done| done.map(|_| ()))
+    };
+    let cases = [
+        (
+            r#"52-["up",{"a":{"_placeholder":true,"num":1}},[{"_placeholder":true,"num":0}]]"#,
+            2,
+            Ok(()),
+        ),
+        (r#"51-["up",{"_placeholder":false,"num":7}]"#, 1, Ok(())),
+        (
+            r#"51-["up",{"_placeholder":true,"num":1}]"#,
+            1,
+            Err(InvalidPlaceholder),
+        ),
+        (
+            r#"51-["up",[[{"_placeholder":true,"num":3}]]]"#,
+            1,
+            Err(InvalidPlaceholder),
+        ),
+        (
+            r#"51-["up",{"file":{"_placeholder":true,"num":5}}]"#,
+            1,
+            Err(InvalidPlaceholder),
+        ),
+        (
+            r#"51-["up",{"_placeholder":true}]"#,
+            1,
+            Err(InvalidPlaceholder),
+        ),
+    ];
+    for (text, frames, expected) in cases {
+        assert_eq!(
+            completed(text, frames),
+            Some(expected),
+            "{text} with {frames} attachment(s): every placeholder, however deep, must point \
+             at one of them (`num` < count) (see {PACKETS_PAGE})"
+        );
+    }
+}
+
 /// Connects a raw client, shows a valid packet does not close the session, sends `bad`, and
 /// expects the session to be closed (socket.io's "parse error"): a defined outcome, no panic.
 async fn assert_closes_after(server: &kit::TestServer, what: &str, bad: &str) {
