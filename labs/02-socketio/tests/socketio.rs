@@ -94,7 +94,7 @@ async fn step1_no_pong_closes_the_session_after_ping_timeout() {
     ws.handshake().await;
     assert_eq!(ws.recv_text("a ping").await, "2", "see {ENGINE_PAGE}");
     // No pong: within pingTimeout the server gives up on us.
-    ws.expect_closed("the session closed for `ping timeout`")
+    ws.expect_closed_without_pongs("the session closed for `ping timeout`")
         .await;
 }
 
@@ -2052,15 +2052,25 @@ mod support {
             }
         }
 
-        /// Reads until the server closes; other frames before the close are allowed, for
-        /// `WAIT` in all (pings every 50 ms would otherwise keep this going).
+        /// Reads until the server closes, for `WAIT` in all; other frames before the close are
+        /// allowed. Pings are answered: the close must come from what the test sent, not from
+        /// a ping timeout.
         pub async fn expect_closed(&mut self, what: &str) {
+            self.until_closed(what, true).await;
+        }
+
+        /// Like `expect_closed`, but leaves the pings unanswered (the ping timeout test).
+        pub async fn expect_closed_without_pongs(&mut self, what: &str) {
+            self.until_closed(what, false).await;
+        }
+
+        async fn until_closed(&mut self, what: &str, pong: bool) {
             let deadline = Instant::now() + WAIT;
             loop {
                 let left = deadline.saturating_duration_since(Instant::now());
                 match self.next_within(left, what).await {
                     Frame::Closed => return,
-                    Frame::Text(text) if text == "2" => continue,
+                    Frame::Text(text) if text == "2" && pong => self.send("3").await,
                     Frame::Text(_) | Frame::Binary(_) => continue,
                 }
             }
