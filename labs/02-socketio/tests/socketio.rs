@@ -298,6 +298,63 @@ fn step2_attachment_counts_and_placeholders_are_checked() {
     }
 }
 
+#[test]
+fn step2_invalid_payloads_are_refused_with_the_reason() {
+    use socketio::protocol::DecodeError::{InvalidPayload, ReservedEvent};
+    let cases = [
+        (
+            "0[]",
+            InvalidPayload(PacketType::Connect, "CONNECT data must be an object"),
+        ),
+        (
+            "1{}",
+            InvalidPayload(PacketType::Disconnect, "DISCONNECT has no data"),
+        ),
+        (
+            "2{}",
+            InvalidPayload(PacketType::Event, "event data must be an array"),
+        ),
+        (
+            "2[]",
+            InvalidPayload(PacketType::Event, "an event needs a name"),
+        ),
+        (
+            "2[true]",
+            InvalidPayload(
+                PacketType::Event,
+                "the event name must be a string or a number",
+            ),
+        ),
+        (
+            "2[\"disconnecting\"]",
+            ReservedEvent("disconnecting".into()),
+        ),
+        (
+            "3[1]",
+            InvalidPayload(PacketType::Ack, "an ACK needs an id"),
+        ),
+        (
+            "31{}",
+            InvalidPayload(PacketType::Ack, "ack data must be an array"),
+        ),
+        (
+            "4[]",
+            InvalidPayload(
+                PacketType::ConnectError,
+                "CONNECT_ERROR data must be an object or a string",
+            ),
+        ),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(
+            decode(text, 10).err(),
+            Some(expected),
+            "decode({text:?}) must refuse it and say why: `decode` checks the payload with \
+             `validate` (see {PACKETS_PAGE})"
+        );
+    }
+}
+
 /// Connects a raw client, shows a valid packet does not close the session, sends `bad`, and
 /// expects the session to be closed (socket.io's "parse error"): a defined outcome, no panic.
 async fn assert_closes_after(server: &kit::TestServer, what: &str, bad: &str) {
