@@ -958,25 +958,42 @@ impl socketio::SessionStore for MemoryStore {
     }
 }
 
-#[tokio::test]
-async fn step3_a_session_store_gives_a_dropped_socket_back() {
-    let (saved_tx, mut saved) = tokio::sync::mpsc::unbounded_channel();
-    let (asked_tx, mut asked) = tokio::sync::mpsc::unbounded_channel();
+/// What a recovery test watches: the sessions the store saved, and what it was asked.
+struct StoreLog {
+    saved: tokio::sync::mpsc::UnboundedReceiver<socketio::SavedSession>,
+    asked: tokio::sync::mpsc::UnboundedReceiver<(String, Option<String>)>,
+}
+
+impl StoreLog {
+    async fn next_saved(&mut self) -> socketio::SavedSession {
+        kit::within(WAIT, self.saved.recv(), "the store's `save` after the drop")
+            .await
+            .expect("a saved session")
+    }
+}
+
+/// A server with a session store, in `/` and `/admins`. Events (answered by emits, so that
+/// no step after this one is needed): `nick` sets `data.nick`, `room` joins a room, `whoami`
+/// answers `[id, rooms, data]`.
+fn recovery_io() -> (SocketIo, StoreLog) {
+    let (saved_tx, saved) = tokio::sync::mpsc::unbounded_channel();
+    let (asked_tx, asked) = tokio::sync::mpsc::unbounded_channel();
     let store = MemoryStore {
         sessions: Arc::default(),
         saved: saved_tx,
         asked: asked_tx,
     };
-    let io = socketio::chat::NAMESPACES
+    let io = ["/", "/admins"]
         .iter()
         .fold(SocketIo::builder().session_store(store), |builder, name| {
             builder.ns(name, |socket| {
-                socketio::chat::register(&socket);
                 socket.on("nick", |socket, event| {
                     socket.set_data("nick", event.args.into_iter().next().unwrap_or_default());
-                    if let Some(ack) = event.ack {
-                        ack.send(vec![json!(true)]);
-                    }
+                    socket.emit("done", vec![]);
+                });
+                socket.on("room", |socket, event| {
+                    socket.join(event.args[0].as_str().unwrap_or_default());
+                    socket.emit("done", vec![]);
                 });
                 socket.on("whoami", |socket, _event| {
                     let me = json!([socket.id(), socket.rooms(), socket.data()]);
@@ -985,6 +1002,30 @@ async fn step3_a_session_store_gives_a_dropped_socket_back() {
             })
         })
         .build();
+    (io, StoreLog { saved, asked })
+}
+
+/// Connects to `/` and returns the socket id and the private id of the CONNECT answer.
+async fn connect_with_pid(ws: &mut Ws) -> (String, String) {
+    let answer = ws.connect_answer("/", None).await;
+    match (answer["sid"].as_str(), answer["pid"].as_str()) {
+        (Some(sid), Some(pid)) => (sid.to_owned(), pid.to_owned()),
+        _ => panic!(
+            "with a session store the CONNECT answer carries a private id, \
+             `40{{\"sid\":...,\"pid\":...}}`, got 40{answer} (see {NAMESPACES_PAGE})"
+        ),
+    }
+}
+
+/// `whoami` on `/`: `[id, rooms, data]`.
+async fn whoami(ws: &mut Ws) -> Value {
+    ws.send("42[\"whoami\"]").await;
+    event_args(&ws.recv_event("the `whoami` answer").await)[1].clone()
+}
+
+#[tokio::test]
+async fn step3_a_session_store_gives_a_dropped_socket_back() {
+    let (io, mut store) = recovery_io();
     let server = start(io).await;
 
     // A client that says `41` leaves for good: nothing is saved.
@@ -997,32 +1038,19 @@ async fn step3_a_session_store_gives_a_dropped_socket_back() {
 
     let mut first = Ws::open(&server).await;
     first.handshake().await;
-    let answer = first.connect_answer("/", None).await;
-    let (sid, pid) = (answer["sid"].as_str(), answer["pid"].as_str());
-    let (Some(sid), Some(pid)) = (sid, pid) else {
-        panic!(
-            "with a session store the CONNECT answer carries a private id, \
-             `40{{\"sid\":...,\"pid\":...}}`, got 40{answer} (see {NAMESPACES_PAGE})"
-        );
-    };
-    let (sid, pid) = (sid.to_owned(), pid.to_owned());
+    let (sid, pid) = connect_with_pid(&mut first).await;
     assert_ne!(sid, pid, "the pid is secret: it is not the socket id");
-    first.send("421[\"join\",\"music\"]").await;
-    assert_eq!(first.recv_event("the ack of join").await, "431[true]");
-    first.send("422[\"nick\",\"ada\"]").await;
-    assert_eq!(first.recv_event("the ack of nick").await, "432[true]");
+    first.send("42[\"nick\",\"ada\"]").await;
+    first.recv_event("the answer to nick").await;
     drop(first); // the connection drops without a `41`: recoverable
 
-    let session = kit::within(WAIT, saved.recv(), "the store's `save` after the drop")
-        .await
-        .expect("a saved session");
     assert_eq!(
-        session,
+        store.next_saved().await,
         socketio::SavedSession {
             pid: pid.clone(),
             sid: sid.clone(),
             namespace: "/".into(),
-            rooms: vec!["music".into()],
+            rooms: vec![],
             data: json!({"nick": "ada"})
                 .as_object()
                 .cloned()
@@ -1050,15 +1078,13 @@ async fn step3_a_session_store_gives_a_dropped_socket_back() {
         json!({"sid": sid, "pid": pid}),
         "a client that reconnects with `auth.pid` gets its socket id back (see {NAMESPACES_PAGE})"
     );
-    second.send("42[\"whoami\"]").await;
-    let me = event_args(&second.recv_event("the `whoami` answer").await);
     assert_eq!(
-        me[1],
-        json!([sid, [sid, "music"], {"nick": "ada"}]),
-        "the restored socket is back in its rooms with its data (see {NAMESPACES_PAGE})"
+        whoami(&mut second).await,
+        json!([sid, [sid], {"nick": "ada"}]),
+        "the restored socket has its data back (see {NAMESPACES_PAGE})"
     );
     let mut questions = Vec::new();
-    while let Ok(question) = asked.try_recv() {
+    while let Ok(question) = store.asked.try_recv() {
         questions.push(question);
     }
     assert!(
@@ -1223,6 +1249,38 @@ fn step4_the_room_index_keeps_both_directions_in_step() {
         "once everybody left, nothing is kept: rooms {:?}, rooms of a {:?} (see {ROOMS_PAGE})",
         index.all_rooms(),
         index.rooms_of("a")
+    );
+}
+
+#[tokio::test]
+async fn step4_a_recovered_socket_is_back_in_its_rooms() {
+    let (io, mut store) = recovery_io();
+    let server = start(io.clone()).await;
+    let mut first = Ws::open(&server).await;
+    first.handshake().await;
+    let (sid, pid) = connect_with_pid(&mut first).await;
+    first.send("42[\"room\",\"music\"]").await;
+    first.recv_event("the answer to room").await;
+    drop(first);
+    let saved = store.next_saved().await;
+    assert_eq!(
+        saved.rooms,
+        vec!["music".to_owned()],
+        "the saved session lists the rooms joined, not the socket's own (see {ROOMS_PAGE})"
+    );
+    let mut second = Ws::open(&server).await;
+    second.handshake().await;
+    second.connect("/", Some(json!({"pid": pid}))).await;
+    assert_eq!(
+        whoami(&mut second).await,
+        json!([sid, [sid, "music"], {}]),
+        "a recovered socket is back in the rooms it had joined (see {ROOMS_PAGE})"
+    );
+    let adapter = io.of("/").expect("namespace /").adapter().clone();
+    assert_eq!(
+        adapter.sockets_in(&["music".into()]),
+        vec![sid],
+        "and the room lists it as a member (see {ROOMS_PAGE})"
     );
 }
 
