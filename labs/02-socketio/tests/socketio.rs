@@ -200,6 +200,11 @@ fn step2_codec_reads_and_writes_the_protocol_examples() {
     let mut event = Packet::event("/", "echo", vec![json!("hi")], vec![]);
     event.id = Some(7);
     assert_eq!(encode(&event), "27[\"echo\",\"hi\"]");
+    assert_eq!(
+        complete("2[7,\"x\"]").data,
+        Some(json!([7, "x"])),
+        "socket.io-parser accepts a numeric event name, so must we (see {PACKETS_PAGE})"
+    );
 }
 
 #[test]
@@ -443,28 +448,6 @@ async fn step2_advisory_reserved_event_names() {
         )
         .await;
     }
-}
-
-#[tokio::test]
-async fn step2_numeric_event_names_are_accepted() {
-    // socket.io-parser accepts `42[7,...]`; Node dispatches it to the listener of "7".
-    let io = SocketIo::builder()
-        .ns("/", |socket| {
-            socket.on("7", |socket, event| {
-                socket.emit("seven", event.args);
-            });
-        })
-        .build();
-    let server = start(io).await;
-    let mut ws = Ws::open(&server).await;
-    ws.handshake().await;
-    ws.connect("/", None).await;
-    ws.send("42[7,\"x\"]").await;
-    assert_eq!(
-        ws.recv_event("the answer to the numeric event 7").await,
-        "42[\"seven\",\"x\"]",
-        "a numeric event name is valid and handled as its text (see {PACKETS_PAGE})"
-    );
 }
 
 #[tokio::test]
@@ -754,6 +737,28 @@ async fn step3_events_before_connect_are_dropped() {
         ws.recv_text("the handler's answer").await,
         "42[\"hello-back\",\"on time\"]",
         "an event before CONNECT is dropped, one after reaches the handler (see {NAMESPACES_PAGE})"
+    );
+}
+
+#[tokio::test]
+async fn step3_numeric_event_names_reach_the_handler_of_their_text() {
+    // socket.io-parser accepts `42[7,...]`; Node dispatches it to the listener of "7".
+    let io = SocketIo::builder()
+        .ns("/", |socket| {
+            socket.on("7", |socket, event| {
+                socket.emit("seven", event.args);
+            });
+        })
+        .build();
+    let server = start(io).await;
+    let mut ws = Ws::open(&server).await;
+    ws.handshake().await;
+    ws.connect("/", None).await;
+    ws.send("42[7,\"x\"]").await;
+    assert_eq!(
+        ws.recv_event("the answer to the numeric event 7").await,
+        "42[\"seven\",\"x\"]",
+        "a numeric event name is valid and handled as its text (see {PACKETS_PAGE})"
     );
 }
 
