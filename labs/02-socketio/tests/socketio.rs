@@ -705,12 +705,7 @@ async fn step3_a_middleware_refusal_becomes_connect_error() {
     // A second CONNECT to the same namespace is ignored: the middleware does not run again.
     ws.send("40/admins,{\"token\":\"secret\"}").await;
     ws.send("42[\"unknown-event\"]").await;
-    ws.send("40/nope,").await;
-    assert_eq!(
-        ws.recv_text("the answer to the next packet").await,
-        "44/nope,{\"message\":\"Invalid namespace\"}",
-        "the second CONNECT must get no answer (see {NAMESPACES_PAGE})"
-    );
+    ws.probe("the second CONNECT must get no answer").await;
     assert_eq!(
         runs.load(Ordering::SeqCst),
         2,
@@ -762,27 +757,58 @@ async fn step3_numeric_event_names_reach_the_handler_of_their_text() {
     );
 }
 
-#[tokio::test]
-async fn step3_disconnecting_a_namespace_runs_the_disconnect_handler() {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+/// What a disconnect handler saw: the socket id, the reason, whether the socket still said it
+/// was connected, and whether an emit from the handler went out.
+#[derive(Debug)]
+struct Gone {
+    sid: String,
+    reason: String,
+    connected: bool,
+    emitted: bool,
+}
+
+/// A server whose namespace `nsp` reports each disconnect; `setup` adds handlers to each socket.
+fn reporting_disconnects(
+    nsp: &str,
+    setup: impl Fn(&socketio::Socket) + Send + Sync + 'static,
+) -> (SocketIo, tokio::sync::mpsc::UnboundedReceiver<Gone>) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let io = SocketIo::builder()
-        .ns("/", move |socket| {
+        .ns(nsp, move |socket| {
+            setup(&socket);
             let tx = tx.clone();
             socket.on_disconnect(move |socket, reason| {
-                let _ = tx.send((socket.id().to_owned(), reason.to_owned()));
+                let emitted = socket.emit("too-late", vec![]);
+                let _ = tx.send(Gone {
+                    sid: socket.id().to_owned(),
+                    reason: reason.to_owned(),
+                    connected: socket.is_connected(),
+                    emitted,
+                });
             });
         })
         .build();
+    (io, rx)
+}
+
+/// The next disconnect a `reporting_disconnects` server saw.
+async fn next_gone(gone: &mut tokio::sync::mpsc::UnboundedReceiver<Gone>, what: &str) -> Gone {
+    kit::within(WAIT, gone.recv(), what)
+        .await
+        .expect("a disconnect")
+}
+
+#[tokio::test]
+async fn step3_disconnecting_a_namespace_runs_the_disconnect_handler() {
+    let (io, mut gone) = reporting_disconnects("/", |_socket| {});
     let server = start(io).await;
     let mut ws = Ws::open(&server).await;
     ws.handshake().await;
     let sid = ws.connect("/", None).await;
     ws.send("41").await;
-    let (gone, reason) = kit::within(WAIT, rx.recv(), "the disconnect handler")
-        .await
-        .expect("a disconnect");
+    let gone = next_gone(&mut gone, "the disconnect handler").await;
     assert_eq!(
-        (gone.as_str(), reason.as_str()),
+        (gone.sid.as_str(), gone.reason.as_str()),
         (sid.as_str(), "client namespace disconnect"),
         "see {NAMESPACES_PAGE}"
     );
@@ -790,15 +816,7 @@ async fn step3_disconnecting_a_namespace_runs_the_disconnect_handler() {
 
 #[tokio::test]
 async fn step3_a_socket_is_listed_in_its_namespace_until_it_disconnects() {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let io = SocketIo::builder()
-        .ns("/", move |socket| {
-            let tx = tx.clone();
-            socket.on_disconnect(move |_socket, _reason| {
-                let _ = tx.send(());
-            });
-        })
-        .build();
+    let (io, mut gone) = reporting_disconnects("/", |_socket| {});
     let server = start(io.clone()).await;
     let mut ws = Ws::open(&server).await;
     ws.handshake().await;
@@ -816,9 +834,7 @@ async fn step3_a_socket_is_listed_in_its_namespace_until_it_disconnects() {
         "the namespace's local sockets should be exactly the connected one (see {NAMESPACES_PAGE})"
     );
     ws.send("41").await;
-    kit::within(WAIT, rx.recv(), "the disconnect handler after `41`")
-        .await
-        .expect("a disconnect");
+    next_gone(&mut gone, "the disconnect handler after `41`").await;
     assert!(
         ns.socket(&sid).is_none() && ns.local_sockets().ids().is_empty(),
         "after `41` the socket must be forgotten by its namespace (`LocalSockets::remove`), \
@@ -872,50 +888,30 @@ async fn step3_handshake_and_middleware_data_reach_the_socket() {
 
 #[tokio::test]
 async fn step3_after_disconnect_a_socket_sends_nothing() {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let io = SocketIo::builder()
-        .ns("/", move |socket| {
-            let tx = tx.clone();
-            socket.on_disconnect(move |socket, _reason| {
-                let sent = socket.emit("too-late", vec![]);
-                let _ = tx.send((socket.is_connected(), sent));
-            });
-        })
-        .build();
+    let (io, mut gone) = reporting_disconnects("/", |_socket| {});
     let server = start(io).await;
     let mut ws = Ws::open(&server).await;
     ws.handshake().await;
     ws.connect("/", None).await;
     ws.send("41").await;
-    let (connected, sent) = kit::within(WAIT, rx.recv(), "the disconnect handler")
-        .await
-        .expect("a disconnect");
+    let Gone {
+        connected, emitted, ..
+    } = next_gone(&mut gone, "the disconnect handler").await;
     assert!(
-        !connected && !sent,
+        !connected && !emitted,
         "in its disconnect handler a socket is no longer connected (is_connected: {connected}) \
-         and emitting to it does nothing (emit returned {sent}) (see {NAMESPACES_PAGE})"
+         and emitting to it does nothing (emit returned {emitted}) (see {NAMESPACES_PAGE})"
     );
-    // The connection itself lives on: the next answer is the one to this probe.
-    ws.send("40/nope,").await;
-    assert_eq!(
-        ws.recv_event("the answer to a probe").await,
-        "44/nope,{\"message\":\"Invalid namespace\"}",
-        "nothing may reach the client from a disconnected socket (see {NAMESPACES_PAGE})"
-    );
+    // The connection itself lives on, and nothing else reaches the client.
+    ws.probe("nothing may reach the client from a disconnected socket")
+        .await;
 }
 
 #[tokio::test]
 async fn step3_the_server_can_disconnect_a_socket() {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let io = SocketIo::builder()
-        .ns("/admins", move |socket| {
-            let tx = tx.clone();
-            socket.on("kick-me", |socket, _event| socket.disconnect());
-            socket.on_disconnect(move |socket, reason| {
-                let _ = tx.send((socket.id().to_owned(), reason.to_owned()));
-            });
-        })
-        .build();
+    let (io, mut gone) = reporting_disconnects("/admins", |socket| {
+        socket.on("kick-me", |socket, _event| socket.disconnect());
+    });
     let server = start(io).await;
     let mut ws = Ws::open(&server).await;
     ws.handshake().await;
@@ -926,11 +922,9 @@ async fn step3_the_server_can_disconnect_a_socket() {
         "41/admins,",
         "`socket.disconnect()` sends DISCONNECT for its namespace (see {NAMESPACES_PAGE})"
     );
-    let (gone, reason) = kit::within(WAIT, rx.recv(), "the disconnect handler")
-        .await
-        .expect("a disconnect");
+    let gone = next_gone(&mut gone, "the disconnect handler").await;
     assert_eq!(
-        (gone.as_str(), reason.as_str()),
+        (gone.sid.as_str(), gone.reason.as_str()),
         (first.as_str(), "server namespace disconnect"),
         "see {NAMESPACES_PAGE}"
     );
@@ -1038,8 +1032,7 @@ async fn step3_a_session_store_gives_a_dropped_socket_back() {
     leaving.handshake().await;
     leaving.connect("/", None).await;
     leaving.send("41").await;
-    leaving.send("40/nope,").await; // answered once the `41` before it was handled
-    leaving.recv_event("the answer to a probe").await;
+    leaving.probe("nothing answers `41`").await; // and the `41` was handled
 
     let mut first = Ws::open(&server).await;
     first.handshake().await;
@@ -2160,6 +2153,18 @@ mod support {
                 .strip_prefix(&format!("40{prefix}"))
                 .and_then(|json| serde_json::from_str::<Value>(json).ok())
                 .unwrap_or_else(|| panic!("expected `40{prefix}{{\"sid\":...}}`, got {answer:?} (see {NAMESPACES_PAGE})"))
+        }
+
+        /// Sends a CONNECT to an unknown namespace and expects its refusal as the very next
+        /// packet: proof that everything sent before was handled, and that nothing else was
+        /// sent to the client meanwhile (`why` says what that nothing is).
+        pub async fn probe(&mut self, why: &str) {
+            self.send("40/nope,").await;
+            assert_eq!(
+                self.recv_event("the answer to a probe `40/nope,`").await,
+                "44/nope,{\"message\":\"Invalid namespace\"}",
+                "{why} (see {NAMESPACES_PAGE})"
+            );
         }
 
         /// Waits for the next ping and answers it: proof the session is alive (needs fast pings).
