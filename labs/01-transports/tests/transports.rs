@@ -220,9 +220,12 @@ impl Lab {
 
 type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
 
-/// The next data frame's JSON, skipping pings and pongs.
-async fn next_json(ws: &mut Ws, what: &str) -> serde_json::Value {
-    let frame = within(
+/// The next frame that is not a ping or a pong (or the end of the stream).
+async fn next_data_frame(
+    ws: &mut Ws,
+    what: &str,
+) -> Option<Result<Frame, tokio_tungstenite::tungstenite::Error>> {
+    within(
         SOON,
         async {
             loop {
@@ -234,8 +237,12 @@ async fn next_json(ws: &mut Ws, what: &str) -> serde_json::Value {
         },
         what,
     )
-    .await;
-    match frame {
+    .await
+}
+
+/// The next data frame's JSON, skipping pings and pongs.
+async fn next_json(ws: &mut Ws, what: &str) -> serde_json::Value {
+    match next_data_frame(ws, what).await {
         Some(Ok(Frame::Text(text))) => serde_json::from_str(&text)
             .unwrap_or_else(|e| panic!("{what}: a text frame should hold JSON ({e}): {text}")),
         other => panic!(
@@ -786,19 +793,7 @@ async fn step5_ws_accepts_a_frame_of_1000_two_byte_characters() {
     ws.send(Frame::text(serde_json::json!({ "text": text }).to_string()))
         .await
         .expect("send");
-    let frame = within(
-        SOON,
-        async {
-            loop {
-                match ws.next().await {
-                    Some(Ok(Frame::Ping(_) | Frame::Pong(_))) => continue,
-                    other => return other,
-                }
-            }
-        },
-        "the answer to a 2011-byte text frame",
-    )
-    .await;
+    let frame = next_data_frame(&mut ws, "the answer to a 2011-byte text frame").await;
     let expected = serde_json::json!({ "id": 1, "text": text });
     match frame {
         Some(Ok(Frame::Text(reply)))

@@ -1,7 +1,8 @@
 //! Graded tests of chapter 2: a Socket.IO server seen from the wire.
 //!
-//! Every test talks to a real server on 127.0.0.1 with raw frames (tokio-tungstenite for
-//! WebSocket, reqwest for polling), so what is checked is exactly what a client sees. Tests are
+//! Most tests talk to a real server on 127.0.0.1 with raw frames (tokio-tungstenite for
+//! WebSocket, reqwest for polling), so what is checked is exactly what a client sees; the codec
+//! (step 2) and the room index (step 4) are also checked directly, as plain functions. Tests are
 //! named by lab step (`stepN_...`); the steps are cumulative. Conversations worth reading are
 //! kept as insta snapshots in `tests/snapshots/`, which the book includes.
 
