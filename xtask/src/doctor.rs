@@ -18,6 +18,7 @@ struct Finding {
 pub fn run() -> Result<()> {
     let findings = vec![
         rust(),
+        disk_space(),
         docker(),
         redis_image(),
         redis_url(),
@@ -96,6 +97,47 @@ fn rust() -> Finding {
         fix: "install Rust with rustup (https://rustup.rs), stable 1.85 or newer".into(),
         required: true,
     }
+}
+
+/// Free space where `target/` lives: a lab's build needs about 1 GB, the whole course
+/// about 2 GB, and a full `cargo xtask verify` about 5 GB.
+fn disk_space() -> Finding {
+    const NEED_GIB: u64 = 2;
+    let target = crate::workspace::target_dir();
+    let probe = target
+        .ancestors()
+        .find(|dir| dir.exists())
+        .map(|dir| dir.display().to_string())
+        .unwrap_or_else(|| ".".into());
+    let free_gib = Command::new("df")
+        .args(["-Pk", &probe])
+        .output()
+        .ok()
+        .and_then(|out| free_kib(&String::from_utf8_lossy(&out.stdout)))
+        .map(|kib| kib / 1024 / 1024);
+    Finding {
+        what: "Disk space",
+        ok: free_gib.is_none_or(|gib| gib >= NEED_GIB),
+        found: match free_gib {
+            Some(gib) => format!("{gib} GiB free under {probe}"),
+            None => "unknown (no `df` here)".into(),
+        },
+        fix: format!(
+            "builds need about {NEED_GIB} GiB: remove old target directories (`cargo clean`) or set CARGO_TARGET_DIR elsewhere"
+        ),
+        required: true,
+    }
+}
+
+/// The "Available" column of `df -Pk`'s one data row.
+fn free_kib(df_output: &str) -> Option<u64> {
+    df_output
+        .lines()
+        .nth(1)?
+        .split_whitespace()
+        .nth(3)?
+        .parse()
+        .ok()
 }
 
 fn docker() -> Finding {
@@ -192,4 +234,17 @@ fn tool(what: &'static str, program: &str, args: &[&str], fix: &str) -> Finding 
 /// Whether a tool answers `--version`: used by `verify` to decide which suites can run.
 pub fn has(program: &str) -> bool {
     output_of(program, &["--version"]).is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::free_kib;
+
+    #[test]
+    fn free_space_is_the_available_column_of_df() {
+        let df = "Filesystem     1024-blocks     Used Available Capacity Mounted on\n\
+                  /dev/vda        263174212 23068672  73400320      24% /\n";
+        assert_eq!(free_kib(df), Some(73_400_320));
+        assert_eq!(free_kib("Filesystem 1024-blocks Used Available\n"), None);
+    }
 }

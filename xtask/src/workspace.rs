@@ -13,6 +13,14 @@ pub fn root() -> PathBuf {
         .to_path_buf()
 }
 
+/// Where cargo builds: CARGO_TARGET_DIR when set, else the workspace's `target/`.
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => root().join("target"),
+    }
+}
+
 /// A chapter's lab and solution, found on disk.
 #[derive(Debug, Clone)]
 pub struct Lab {
