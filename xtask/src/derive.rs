@@ -126,9 +126,10 @@ fn differences(lab: &Lab, steps: &Steps, solved: u32) -> Result<Vec<(PathBuf, &'
     Ok(out)
 }
 
-/// Rewrites the lab's `src/`: changed files only (so cargo rebuilds no more than needed),
-/// and files the solution does not have are deleted (the lab's `src/` is all derived).
-fn write(lab: &Lab, solved: u32) -> Result<()> {
+/// Rewrites the lab's `src/` with steps 1..=`solved` solved: changed files only (so cargo
+/// rebuilds no more than needed), and files the solution does not have are deleted (the
+/// lab's `src/` is all derived).
+pub fn write(lab: &Lab, solved: u32) -> Result<()> {
     let steps = steps::load(&lab.dir)?;
     let derived = derive_tree(lab, &steps, solved)?;
     let lab_src = lab.dir.join("src");

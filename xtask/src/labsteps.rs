@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use crate::steps::{self, Steps};
 use crate::testrun::{self, Build, Target, TestResult};
@@ -150,6 +150,77 @@ pub fn solution_passes(where_: &Where, lab: &workspace::Lab) -> Result<Status> {
     Ok(Status::Passed)
 }
 
+/// With steps 1..=N of the solution kept and the rest derived as `todo!`s, exactly steps
+/// 1..=N pass, for every N from 1 to the last step but one (0 is the lab as shipped, the
+/// last is the solution). So each step's tests need no later step's code, which is what
+/// lets a learner see progress one step at a time; and no step's tests pass on earlier
+/// steps' code alone, which would give its points away.
+///
+/// Works on a copy of the course under `target/cumulative/` and builds there too. One
+/// build of the lab per step (about a minute a lab once the dependencies are built), so
+/// `verify` runs it only with `--cumulative`, as CI does.
+pub fn steps_are_cumulative(where_: &Where, lab: &workspace::Lab) -> Result<Status> {
+    let steps = steps::load(&lab.dir)?;
+    if steps.steps.iter().all(|s| s.regions.is_empty()) {
+        return Ok(Status::NotRun(
+            "no [[step.region]] in steps.toml: the lab is written by hand, not derived".into(),
+        ));
+    }
+    let scratch = where_.course.join("target/cumulative");
+    let copy_root = scratch.join("course");
+    if copy_root.exists() {
+        std::fs::remove_dir_all(&copy_root)?;
+    }
+    crate::grade::copy_tree(where_.course, &copy_root)?;
+    let copy = workspace::labs_in(&copy_root)?
+        .into_iter()
+        .find(|l| l.dir_name == lab.dir_name)
+        .with_context(|| format!("{} is missing from the copy of the course", lab.dir_name))?;
+    let default_target = scratch.join("target");
+    let copy_where = Where {
+        course: &copy_root,
+        target_dir: Some(where_.target_dir.unwrap_or(&default_target)),
+    };
+    let mut problems = Vec::new();
+    let last = steps.steps.iter().map(|s| s.id).max().unwrap_or(0);
+    for solved in steps.steps.iter().map(|s| s.id).filter(|&id| id < last) {
+        crate::derive::write(&copy, solved)?;
+        let (steps, results) = match run(&copy_where, &copy, &copy.package, &copy.dir)? {
+            Ok(run) => run,
+            Err(Status::Failed(why)) => {
+                problems.push(format!("with steps 1 to {solved} solved: {why}"));
+                continue;
+            }
+            Err(other) => return Ok(other),
+        };
+        for score in score::score(&steps, &results) {
+            let step = format!("step {} ({})", score.step.id, score.step.title);
+            match (score.step.id <= solved, score.passed()) {
+                (true, false) => problems.push(format!(
+                    "with steps 1 to {solved} solved, {step} fails: its tests need a later step's code; move them there{}",
+                    score.first_failure().map_or(String::new(), |test| format!(
+                        "\n    {}: {}",
+                        test.name,
+                        testrun::first_lines(&test.outcome.explanation(), 3)
+                    ))
+                )),
+                (false, true) => problems.push(format!(
+                    "with steps 1 to {solved} solved, {step} passes already: its tests do not need its own code"
+                )),
+                _ => {}
+            }
+        }
+        println!("steps 1 to {solved} solved: exactly those pass");
+    }
+    if problems.is_empty() {
+        return Ok(Status::Passed);
+    }
+    Ok(Status::Failed(format!(
+        "the steps are not cumulative:\n  {}",
+        problems.join("\n  ")
+    )))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,5 +282,46 @@ mod tests {
         .unwrap();
         let why = message(solution_passes(&here, &lab).unwrap());
         assert!(why.contains("step 1 (Add): step1_adds"), "{why}");
+    }
+
+    #[test]
+    fn steps_solved_in_order_pass_in_order_and_a_misplaced_test_is_named() {
+        let scratch = tempfile::tempdir().unwrap();
+        let course = scratch.path().join("course");
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/course");
+        crate::grade::copy_tree(&fixture, &course).unwrap();
+        let target = scratch.path().join("target");
+        let here = Where {
+            course: &course,
+            target_dir: Some(&target),
+        };
+        let lab = workspace::labs_in(&course).unwrap().remove(0);
+        assert_eq!(
+            message(steps_are_cumulative(&here, &lab).unwrap()),
+            "passed"
+        );
+
+        // Step 2's test now also needs step 3's code, and step 3's test none of its own.
+        let tests = course.join("labs/01-demo/tests/demo.rs");
+        let text = std::fs::read_to_string(&tests).unwrap();
+        let greet = r#"expect_eq(demo::greet("Ada"), "Hello, Ada!".to_owned(), "greet(\"Ada\")");"#;
+        let countdown = r#"expect_eq(demo::countdown(3), vec![3, 2, 1], "countdown(3)");"#;
+        assert!(text.contains(greet) && text.contains(countdown));
+        let misplaced = text
+            .replace(countdown, r#"expect_eq(demo::add(1, 1), 2, "1 + 1");"#)
+            .replace(greet, &format!("{greet}\n    {countdown}"));
+        std::fs::write(&tests, misplaced).unwrap();
+        let why = message(steps_are_cumulative(&here, &lab).unwrap());
+        assert!(
+            why.contains("with steps 1 to 1 solved, step 3 (Count down) passes already"),
+            "{why}"
+        );
+        assert!(
+            why.contains(
+                "with steps 1 to 2 solved, step 2 (Greet) fails: its tests need a later step's code"
+            ),
+            "{why}"
+        );
+        assert!(why.contains("step2_greets"), "{why}");
     }
 }

@@ -78,7 +78,12 @@ enum Command {
     /// Authors: write a lab's src/ from its solution (regions in steps.toml become `todo!`).
     Derive(derive::DeriveArgs),
     /// Maintainers and CI: fmt, clippy, tests, labs fail as shipped, the book builds.
-    Verify,
+    Verify {
+        /// Also check that steps are cumulative: with steps 1..N solved, exactly 1..N pass
+        /// (one build per step of each lab).
+        #[arg(long)]
+        cumulative: bool,
+    },
     /// Measurements behind the book's tables.
     Bench {
         #[command(subcommand)]
@@ -107,7 +112,7 @@ fn main() -> std::process::ExitCode {
         Command::Reset { lab, from, yes } => learner::reset(&lab, from.as_deref(), yes),
         Command::Grade(args) => grade::grade(args),
         Command::Derive(args) => derive::run(args),
-        Command::Verify => verify::run(),
+        Command::Verify { cumulative } => verify::run(cumulative),
         Command::Bench { what } => bench::run(what),
         Command::Mutants { lab, extra } => mutants::mutants(&lab, &extra),
         Command::Doctor => doctor::run(),

@@ -3,6 +3,7 @@
 //! fmt, clippy with warnings denied, the default members' tests (solutions, kit, xtask),
 //! every lab compiles and fails every graded step as shipped, the suites that need Node,
 //! Python or Chromium, and the book builds with every include and link resolved.
+//! `--cumulative` adds the slow check that each lab's steps can be solved in order.
 
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -25,7 +26,7 @@ struct Outcome {
     seconds: f64,
 }
 
-pub fn run() -> Result<()> {
+pub fn run(cumulative: bool) -> Result<()> {
     let require_all = std::env::var("COURSE_REQUIRE_ALL").as_deref() == Ok("1");
     let mut outcomes = Vec::new();
     let mut record = |name: &str, run: &mut dyn FnMut() -> Result<Status>| {
@@ -82,6 +83,10 @@ pub fn run() -> Result<()> {
         record(&name, &mut || labsteps::lab_fails_as_shipped(&here, &lab));
         let name = format!("{} passes every step", lab.solution_package);
         record(&name, &mut || labsteps::solution_passes(&here, &lab));
+        if cumulative {
+            let name = format!("{}: steps 1..N solved pass exactly 1..N", lab.dir_name);
+            record(&name, &mut || labsteps::steps_are_cumulative(&here, &lab));
+        }
     }
     for suite in SUITES {
         record(suite.name, &mut || run_suite(suite, require_all));

@@ -17,8 +17,7 @@ mod overlay;
 mod report;
 mod tamper;
 
-// Other modules' tests build fixture courses with it.
-#[cfg(test)]
+// `verify --cumulative` copies the course with it; tests build fixture courses with it.
 pub use overlay::copy_tree;
 
 use std::path::{Path, PathBuf};
