@@ -233,25 +233,46 @@ mod tests {
         }
     }
 
-    /// The fixture course (tests/fixtures/course): a lab, its solution, its steps.
+    /// A scratch copy of the fixture course (tests/fixtures/course: a lab, its solution,
+    /// its steps), built in its own target directory.
+    struct Fixture {
+        _scratch: tempfile::TempDir,
+        course: std::path::PathBuf,
+        target: std::path::PathBuf,
+        lab: workspace::Lab,
+    }
+
+    impl Fixture {
+        fn new() -> Self {
+            let scratch = tempfile::tempdir().unwrap();
+            let course = scratch.path().join("course");
+            let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/course");
+            crate::grade::copy_tree(&fixture, &course).unwrap();
+            let lab = workspace::labs_in(&course).unwrap().remove(0);
+            let target = scratch.path().join("target");
+            Fixture {
+                _scratch: scratch,
+                course,
+                target,
+                lab,
+            }
+        }
+
+        fn here(&self) -> Where<'_> {
+            Where {
+                course: &self.course,
+                target_dir: Some(&self.target),
+            }
+        }
+    }
+
     #[test]
     fn the_fixture_lab_fails_every_step_its_solution_passes_and_its_steps_agree() {
-        let scratch = tempfile::tempdir().unwrap();
-        let course = scratch.path().join("course");
-        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/course");
-        crate::grade::copy_tree(&fixture, &course).unwrap();
-        let target = scratch.path().join("target");
-        let here = Where {
-            course: &course,
-            target_dir: Some(&target),
-        };
-        let lab = workspace::labs_in(&course).unwrap().remove(0);
-        assert_eq!(message(steps_agree(&here, &lab).unwrap()), "passed");
-        assert_eq!(
-            message(lab_fails_as_shipped(&here, &lab).unwrap()),
-            "passed"
-        );
-        assert_eq!(message(solution_passes(&here, &lab).unwrap()), "passed");
+        let fixture = Fixture::new();
+        let (here, lab, course) = (fixture.here(), &fixture.lab, &fixture.course);
+        assert_eq!(message(steps_agree(&here, lab).unwrap()), "passed");
+        assert_eq!(message(lab_fails_as_shipped(&here, lab).unwrap()), "passed");
+        assert_eq!(message(solution_passes(&here, lab).unwrap()), "passed");
 
         // A step whose tests were renamed away, and a shipped lab that gives a step away.
         let steps = course.join("labs/01-demo/steps.toml");
@@ -261,7 +282,7 @@ mod tests {
             text.replace("tests = [\"step3_\"]", "tests = [\"step3x_\"]"),
         )
         .unwrap();
-        let why = message(steps_agree(&here, &lab).unwrap());
+        let why = message(steps_agree(&here, lab).unwrap());
         assert!(why.contains("step 3 (Count down) matches no test"), "{why}");
         assert!(
             why.contains("step3_counts_down belongs to no step"),
@@ -270,7 +291,7 @@ mod tests {
         std::fs::write(&steps, text).unwrap();
         let solved = std::fs::read_to_string(course.join("solutions/01-demo/src/lib.rs")).unwrap();
         std::fs::write(course.join("labs/01-demo/src/lib.rs"), &solved).unwrap();
-        let why = message(lab_fails_as_shipped(&here, &lab).unwrap());
+        let why = message(lab_fails_as_shipped(&here, lab).unwrap());
         assert!(
             why.contains("step 1 (Add), step 2 (Greet), step 3 (Count down)"),
             "{why}"
@@ -280,26 +301,15 @@ mod tests {
             solved.replace("a + b", "a - b"),
         )
         .unwrap();
-        let why = message(solution_passes(&here, &lab).unwrap());
+        let why = message(solution_passes(&here, lab).unwrap());
         assert!(why.contains("step 1 (Add): step1_adds"), "{why}");
     }
 
     #[test]
     fn steps_solved_in_order_pass_in_order_and_a_misplaced_test_is_named() {
-        let scratch = tempfile::tempdir().unwrap();
-        let course = scratch.path().join("course");
-        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/course");
-        crate::grade::copy_tree(&fixture, &course).unwrap();
-        let target = scratch.path().join("target");
-        let here = Where {
-            course: &course,
-            target_dir: Some(&target),
-        };
-        let lab = workspace::labs_in(&course).unwrap().remove(0);
-        assert_eq!(
-            message(steps_are_cumulative(&here, &lab).unwrap()),
-            "passed"
-        );
+        let fixture = Fixture::new();
+        let (here, lab, course) = (fixture.here(), &fixture.lab, &fixture.course);
+        assert_eq!(message(steps_are_cumulative(&here, lab).unwrap()), "passed");
 
         // Step 2's test now also needs step 3's code, and step 3's test none of its own.
         let tests = course.join("labs/01-demo/tests/demo.rs");
@@ -311,7 +321,7 @@ mod tests {
             .replace(countdown, r#"expect_eq(demo::add(1, 1), 2, "1 + 1");"#)
             .replace(greet, &format!("{greet}\n    {countdown}"));
         std::fs::write(&tests, misplaced).unwrap();
-        let why = message(steps_are_cumulative(&here, &lab).unwrap());
+        let why = message(steps_are_cumulative(&here, lab).unwrap());
         assert!(
             why.contains("with steps 1 to 1 solved, step 3 (Count down) passes already"),
             "{why}"
