@@ -67,9 +67,12 @@ pub fn run() -> Result<()> {
         .any(|f| f.what.starts_with("Docker") && f.ok)
         || findings.iter().any(|f| f.what == "REDIS_URL" && f.ok);
     println!();
-    if redis_ok && !missing_required {
+    if missing_required {
+        anyhow::bail!("not ready: fix the lines marked FIX, then run `cargo xtask doctor` again");
+    }
+    if redis_ok {
         println!("{}", ui::green("Ready: every lab's tests can run here."));
-    } else if !redis_ok {
+    } else {
         println!(
             "{}",
             ui::red(
