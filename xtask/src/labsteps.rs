@@ -1,5 +1,6 @@
 //! `verify`'s step-wise checks of each lab: its `steps.toml` agrees with the tests that
-//! exist, the lab as shipped fails every step, and its solution passes every step.
+//! exist, the lab as shipped fails every step, its solution passes every step, and (with
+//! `--cumulative`) with steps 1..N solved exactly steps 1..N pass.
 //!
 //! Step by step rather than test by test, because steps are what learners see and what
 //! the grader scores: a step that passes as shipped gives away points, and a step the
@@ -185,6 +186,7 @@ pub fn steps_are_cumulative(where_: &Where, lab: &workspace::Lab) -> Result<Stat
     let last = steps.steps.iter().map(|s| s.id).max().unwrap_or(0);
     for solved in steps.steps.iter().map(|s| s.id).filter(|&id| id < last) {
         crate::derive::write(&copy, solved)?;
+        let problems_before = problems.len();
         let (steps, results) = match run(&copy_where, &copy, &copy.package, &copy.dir)? {
             Ok(run) => run,
             Err(Status::Failed(why)) => {
@@ -210,7 +212,9 @@ pub fn steps_are_cumulative(where_: &Where, lab: &workspace::Lab) -> Result<Stat
                 _ => {}
             }
         }
-        println!("steps 1 to {solved} solved: exactly those pass");
+        if problems.len() == problems_before {
+            println!("steps 1 to {solved} solved: exactly those pass");
+        }
     }
     if problems.is_empty() {
         return Ok(Status::Passed);
