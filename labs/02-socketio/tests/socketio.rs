@@ -946,15 +946,37 @@ struct MemoryStore {
 }
 
 impl socketio::SessionStore for MemoryStore {
-    fn save(&self, session: socketio::SavedSession) {
+    fn save(&self, session: socketio::SavedSession) -> socketio::StoreFuture<'_, ()> {
         let _ = self.saved.send(session.clone());
         self.sessions.lock().expect("store").push(session);
+        Box::pin(std::future::ready(Ok(())))
     }
 
-    fn restore(&self, pid: &str, offset: Option<&str>) -> Option<socketio::SavedSession> {
+    fn restore<'a>(
+        &'a self,
+        namespace: &'a str,
+        pid: &'a str,
+        offset: Option<&'a str>,
+    ) -> socketio::StoreFuture<'a, Option<socketio::RestoredSession>> {
         let _ = self.asked.send((pid.to_owned(), offset.map(str::to_owned)));
         let sessions = self.sessions.lock().expect("store");
-        sessions.iter().find(|s| s.pid == pid).cloned()
+        let restored = sessions
+            .iter()
+            .find(|s| s.pid == pid && s.namespace == namespace)
+            .map(|session| socketio::RestoredSession {
+                session: session.clone(),
+                missed: Vec::new(),
+            });
+        Box::pin(std::future::ready(Ok(restored)))
+    }
+
+    fn record<'a>(
+        &'a self,
+        _packet: &'a socketio::protocol::Packet,
+        _options: &'a socketio::BroadcastOptions,
+    ) -> socketio::StoreFuture<'a, Option<String>> {
+        // These tests replay nothing: broadcasts go out without an offset.
+        Box::pin(std::future::ready(Ok(None)))
     }
 }
 

@@ -13,6 +13,7 @@ use axum::Router;
 use axum::extract::Request;
 use axum::routing::any;
 use bytes::Bytes;
+use futures_util::future::{BoxFuture, FutureExt, ready};
 use socketio::Config;
 use socketio::engine::packet::Outgoing;
 use socketio::engine::session::{CloseReason, Session, SessionHandler};
@@ -23,16 +24,18 @@ use tower_http::cors::CorsLayer;
 struct Echo(Weak<Session>);
 
 impl SessionHandler for Echo {
-    fn on_message(&self, text: &str) {
+    fn on_message<'a>(&'a self, text: &'a str) -> BoxFuture<'a, ()> {
         if let Some(session) = self.0.upgrade() {
             session.send(Outgoing::text(format!("4{text}")));
         }
+        ready(()).boxed()
     }
 
-    fn on_binary(&self, data: Bytes) {
+    fn on_binary(&self, data: Bytes) -> BoxFuture<'_, ()> {
         if let Some(session) = self.0.upgrade() {
             session.send(Outgoing::binary(data));
         }
+        ready(()).boxed()
     }
 
     fn on_close(&self, _reason: CloseReason) {}

@@ -141,9 +141,9 @@ async fn receive(config: &Config, session: &Arc<Session>, body: Body) -> Respons
                 return bad_request(session, StatusCode::BAD_REQUEST, "invalid base64");
             };
             if let Some(handler) = session.handler() {
-                super::guarded(session, || handler.on_binary(data.into()));
+                super::guarded(session, handler.on_binary(data.into())).await;
             }
-        } else if dispatch_text(session, part).is_err() {
+        } else if dispatch_text(session, part).await.is_err() {
             return bad_request(session, StatusCode::BAD_REQUEST, "invalid packet");
         }
     }
