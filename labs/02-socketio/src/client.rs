@@ -10,10 +10,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 
 use bytes::Bytes;
+use futures_util::future::{BoxFuture, FutureExt};
 
 use crate::engine::session::{CloseReason, Session, SessionHandler, lock};
 use crate::middleware::ConnectError;
 use crate::namespace::{Namespace, connect_error};
+use crate::observe::{ConnectErrorKind, SharedObserver};
 use crate::protocol::binary::PartialPacket;
 use crate::protocol::{Decoded, Packet, PacketType, decode};
 use crate::socket::Socket;
@@ -29,6 +31,7 @@ pub(crate) struct Client {
     session: Arc<Session>,
     namespaces: Arc<HashMap<String, Arc<Namespace>>>,
     max_attachments: usize,
+    observer: SharedObserver,
     state: Mutex<State>,
 }
 
@@ -37,11 +40,13 @@ impl Client {
         session: Arc<Session>,
         namespaces: Arc<HashMap<String, Arc<Namespace>>>,
         max_attachments: usize,
+        observer: SharedObserver,
     ) -> Arc<Client> {
         Arc::new(Client {
             session,
             namespaces,
             max_attachments,
+            observer,
             state: Mutex::new(State::default()),
         })
     }
@@ -82,9 +87,17 @@ impl Client {
         self.session.close(CloseReason::ParseError);
     }
 
-    fn dispatch(&self, packet: Packet) {
+    async fn dispatch(&self, packet: Packet, bytes: usize) {
+        let event = match (&packet.kind, &packet.data) {
+            (
+                PacketType::Event | PacketType::BinaryEvent,
+                Some(serde_json::Value::Array(items)),
+            ) => items.first().and_then(|name| name.as_str()),
+            _ => None,
+        };
+        self.observer.packet_in(&packet.nsp, event, bytes);
         match packet.kind {
-            PacketType::Connect => self.connect(packet),
+            PacketType::Connect => self.connect(packet).await,
             PacketType::Disconnect => {
                 let socket = lock(&self.state).sockets.remove(&packet.nsp);
                 if let Some(socket) = socket {
@@ -92,7 +105,7 @@ impl Client {
                 }
             }
             PacketType::Event | PacketType::BinaryEvent => match self.socket(&packet.nsp) {
-                Some(socket) => socket.on_event(packet),
+                Some(socket) => socket.on_event(packet).await,
                 None => tracing::debug!(nsp = packet.nsp, "event before CONNECT, dropped"),
             },
             PacketType::Ack | PacketType::BinaryAck => {
@@ -104,7 +117,7 @@ impl Client {
         }
     }
 
-    fn connect(&self, packet: Packet) {
+    async fn connect(&self, packet: Packet) {
         // A second CONNECT to a namespace is ignored: the middlewares must not run twice, and
         // the first socket stays as it is.
         if self.socket(&packet.nsp).is_some() {
@@ -113,11 +126,16 @@ impl Client {
         }
         let Some(ns) = self.namespaces.get(&packet.nsp).cloned() else {
             let error = ConnectError::new("Invalid namespace");
+            self.observer.connect_error(
+                &packet.nsp,
+                ConnectErrorKind::InvalidNamespace,
+                &error.message,
+            );
             self.session
                 .send(Socket::frame(&connect_error(&packet.nsp, &error)));
             return;
         };
-        let Ok(socket) = ns.connect(&self.session, packet.data) else {
+        let Ok(socket) = ns.connect(&self.session, packet.data).await else {
             return;
         };
         lock(&self.state).sockets.insert(packet.nsp, socket.clone());
@@ -125,19 +143,19 @@ impl Client {
     }
 }
 
-impl SessionHandler for Client {
-    fn on_message(&self, text: &str) {
+impl Client {
+    async fn message(&self, text: &str) {
         if lock(&self.state).partial.is_some() {
             return self.invalid(&"text packet while waiting for binary attachments");
         }
         match decode(text, self.max_attachments) {
-            Ok(Decoded::Packet(packet)) => self.dispatch(packet),
+            Ok(Decoded::Packet(packet)) => self.dispatch(packet, text.len()).await,
             Ok(Decoded::Partial(partial)) => lock(&self.state).partial = Some(partial),
             Err(error) => self.invalid(&error),
         }
     }
 
-    fn on_binary(&self, data: Bytes) {
+    async fn binary(&self, data: Bytes) {
         let done = {
             let mut state = lock(&self.state);
             let Some(partial) = state.partial.as_mut() else {
@@ -152,9 +170,22 @@ impl SessionHandler for Client {
         };
         match done {
             None => {}
-            Some(Ok(packet)) => self.dispatch(packet),
+            Some(Ok(packet)) => {
+                let bytes = packet.attachments.iter().map(Bytes::len).sum();
+                self.dispatch(packet, bytes).await
+            }
             Some(Err(error)) => self.invalid(&error),
         }
+    }
+}
+
+impl SessionHandler for Client {
+    fn on_message<'a>(&'a self, text: &'a str) -> BoxFuture<'a, ()> {
+        self.message(text).boxed()
+    }
+
+    fn on_binary(&self, data: Bytes) -> BoxFuture<'_, ()> {
+        self.binary(data).boxed()
     }
 
     fn on_close(&self, reason: CloseReason) {

@@ -26,6 +26,12 @@ pub struct Config {
     pub max_attachments: usize,
     /// Packets queued for one client before it is considered too slow and disconnected.
     pub max_buffered_packets: usize,
+    /// Engine.IO sessions this server holds at most; a handshake beyond is answered 503.
+    /// Handshakes cost nothing to send, so without a cap they are a way to exhaust memory.
+    pub max_sessions: usize,
+    /// Restored sockets skip the connect middlewares (socket.io's `skipMiddlewares`). Off by
+    /// default, unlike socket.io: a token revoked while the client was away must not come back.
+    pub recovery_skips_middlewares: bool,
 }
 
 impl Default for Config {
@@ -39,6 +45,8 @@ impl Default for Config {
             upgrade_timeout: Duration::from_millis(10_000),
             max_attachments: 10,
             max_buffered_packets: 1024,
+            max_sessions: 100_000,
+            recovery_skips_middlewares: false,
         }
     }
 }

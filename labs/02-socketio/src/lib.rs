@@ -9,12 +9,15 @@
 //! - [`protocol`]: Socket.IO packets, their codec, binary attachments.
 //! - [`namespace`], [`socket`], [`rooms`], [`adapter`], [`broadcast`], [`ack`]: the server model.
 //! - [`middleware`]: connect middlewares (chapter 4 adds authentication with one).
-//! - [`session_store`]: the hook for connection state recovery (chapter 5).
+//! - [`hooks`]: event hooks (`socket.use`) and `allow_request`, where chapter 4's limits go.
+//! - [`observe`]: observer hooks, from which chapter 4 builds its metrics.
+//! - [`session_store`]: the door for connection state recovery (chapter 5).
 //! - [`config`], [`server`]: settings and the axum integration ([`SocketIo::builder`]).
 //! - [`chat`], [`demo`]: the course's chat contract and its demo page.
 //!
-//! Later chapters extend it through three doors: an [`Adapter`] (chapter 3, Redis), a
-//! [`ConnectMiddleware`] (chapter 4) and a [`SessionStore`] (chapter 5).
+//! Later chapters extend it through these doors: an [`Adapter`] (chapter 3, Redis, modelled on
+//! socket.io-adapter), [`ConnectMiddleware`]s, [`EventHook`]s, [`AllowRequest`] and an
+//! [`Observer`] (chapter 4), and a [`SessionStore`] (chapter 5).
 
 // While steps are `todo!`, the helpers they will use look unused to the compiler.
 #![allow(unused_imports, unused_variables, dead_code, unreachable_code)]
@@ -27,20 +30,27 @@ mod client;
 pub mod config;
 pub mod demo;
 pub mod engine;
+pub mod hooks;
 pub mod middleware;
 pub mod namespace;
+pub mod observe;
 pub mod protocol;
 pub mod rooms;
 pub mod server;
 pub mod session_store;
 pub mod socket;
 
-pub use ack::{AckError, AckResponse, AckSender};
-pub use adapter::{Adapter, AdapterContext, LocalAdapter, LocalSockets};
-pub use broadcast::{Broadcast, BroadcastOperator, EncodedPacket};
+pub use ack::{AckCollector, AckError, AckEvent, AckResponse, AckSender};
+pub use adapter::{
+    Adapter, AdapterContext, AdapterError, AdapterFuture, BroadcastFlags, BroadcastOptions,
+    LocalAdapter, LocalSockets,
+};
+pub use broadcast::{BroadcastOperator, EncodedPacket};
 pub use config::Config;
-pub use middleware::{ConnectError, ConnectMiddleware, ConnectRequest};
-pub use namespace::{Namespace, NamespaceConfig};
+pub use hooks::{AllowRequest, EventHook, Refusal, RequestInfo, Verdict};
+pub use middleware::{ConnectError, ConnectMiddleware, ConnectRequest, MiddlewareFuture};
+pub use namespace::{Namespace, NamespaceConfig, ServerAck};
+pub use observe::{ConnectErrorKind, NoObserver, Observer};
 pub use server::{SocketIo, SocketIoBuilder};
-pub use session_store::{SavedSession, SessionStore};
-pub use socket::{Event, Socket};
+pub use session_store::{RestoredSession, SavedSession, SessionStore, StoreError, StoreFuture};
+pub use socket::{Event, HandshakeInfo, Socket, SocketInfo};

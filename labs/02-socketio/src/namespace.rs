@@ -1,25 +1,53 @@
 //! Namespaces: independent channels (`/`, `/admins`) multiplexed over one connection.
 //!
 //! Each has its connect middlewares, its connect handler (where the app registers its event
-//! handlers on the new socket), its sockets on this instance and its adapter. Connecting runs
-//! the middlewares once, answers `CONNECT` (`40{"sid":"..."}`) or `CONNECT_ERROR`, then calls
-//! the handler.
+//! handlers on the new socket), its sockets on this instance, its adapter, and handlers for
+//! events other servers send (`server_side_emit`). Connecting runs the middlewares, answers
+//! `CONNECT` (`40{"sid":"..."}`) or `CONNECT_ERROR`, then calls the handler.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::Duration;
 
+use futures_util::future::{FutureExt, ready};
 use rand::distr::{Alphanumeric, SampleString};
 use serde_json::{Map, Value, json};
+use tokio::sync::{mpsc, oneshot};
 
-use crate::adapter::{Adapter, AdapterContext, AdapterFactory, LocalSockets};
+use crate::adapter::{Adapter, AdapterContext, AdapterError, AdapterFuture, BroadcastOptions};
 use crate::broadcast::BroadcastOperator;
-use crate::engine::session::Session;
+use crate::engine::session::{Session, lock};
+use crate::hooks::EventHook;
 use crate::middleware::{ConnectError, ConnectMiddleware, ConnectRequest};
+use crate::observe::{ConnectErrorKind, SharedObserver};
 use crate::protocol::{Packet, PacketType};
-use crate::session_store::SessionStore;
+use crate::session_store::{RestoredSession, SessionStore};
 use crate::socket::Socket;
 
 /// Called with each socket that connected to a namespace.
 pub type ConnectHandler = Arc<dyn Fn(Socket) + Send + Sync>;
+
+/// Handles an event sent by another server (`io.on("name", ...)` on the server side). `ack` is
+/// present when the sender waits for an answer: send it one value.
+pub type ServerEventHandler = Arc<dyn Fn(Vec<Value>, Option<ServerAck>) + Send + Sync>;
+
+/// The answer to a server-side event that asked for one.
+#[derive(Debug)]
+pub struct ServerAck(oneshot::Sender<Value>);
+
+impl ServerAck {
+    /// An answer channel: the adapter awaits the receiver and sends the value back.
+    pub fn new() -> (ServerAck, oneshot::Receiver<Value>) {
+        let (tx, rx) = oneshot::channel();
+        (ServerAck(tx), rx)
+    }
+
+    /// Answers the server that asked.
+    pub fn send(self, value: Value) {
+        let _ = self.0.send(value);
+    }
+}
 
 /// How a namespace is set up: its handler and middlewares.
 #[derive(Clone)]
@@ -44,34 +72,60 @@ impl NamespaceConfig {
     }
 }
 
+/// What the server gives every namespace.
+#[derive(Clone)]
+pub(crate) struct Shared {
+    pub(crate) store: Option<Arc<dyn SessionStore>>,
+    pub(crate) observer: SharedObserver,
+    pub(crate) hooks: Vec<Arc<dyn EventHook>>,
+    /// Restored sockets skip the middlewares (socket.io's `skipMiddlewares`).
+    pub(crate) skip_middlewares: bool,
+}
+
+/// A broadcast waiting for its offset, in the order emitted.
+type Recording = (
+    Packet,
+    BroadcastOptions,
+    oneshot::Sender<Result<(), AdapterError>>,
+);
+
 /// A namespace of a running server.
 pub struct Namespace {
     name: String,
     config: NamespaceConfig,
-    sockets: LocalSockets,
-    adapter: Arc<dyn Adapter>,
-    store: Option<Arc<dyn SessionStore>>,
+    sockets: crate::adapter::LocalSockets,
+    adapter: OnceLock<Arc<dyn Adapter>>,
+    shared: Shared,
+    ack_ids: Arc<AtomicU64>,
+    server_handlers: Mutex<HashMap<String, ServerEventHandler>>,
+    recorder: OnceLock<mpsc::UnboundedSender<Recording>>,
 }
 
 impl Namespace {
-    pub(crate) fn new(
-        name: String,
-        config: NamespaceConfig,
-        adapter: &AdapterFactory,
-        store: Option<Arc<dyn SessionStore>>,
-    ) -> Arc<Namespace> {
-        let sockets = LocalSockets::default();
-        let adapter = adapter(AdapterContext {
-            namespace: name.clone(),
-            sockets: sockets.clone(),
-        });
+    pub(crate) fn new(name: String, config: NamespaceConfig, shared: Shared) -> Arc<Namespace> {
         Arc::new(Namespace {
             name,
             config,
-            sockets,
-            adapter,
-            store,
+            sockets: Default::default(),
+            adapter: OnceLock::new(),
+            shared,
+            ack_ids: Arc::new(AtomicU64::new(0)),
+            server_handlers: Mutex::new(HashMap::new()),
+            recorder: OnceLock::new(),
         })
+    }
+
+    /// What its adapter factory is given.
+    pub(crate) fn adapter_context(self: &Arc<Self>) -> AdapterContext {
+        AdapterContext {
+            namespace: self.name.clone(),
+            sockets: self.sockets.clone(),
+            ns: Arc::downgrade(self),
+        }
+    }
+
+    pub(crate) fn set_adapter(&self, adapter: Arc<dyn Adapter>) {
+        let _ = self.adapter.set(adapter);
     }
 
     /// Its name, e.g. `/admins`.
@@ -81,11 +135,13 @@ impl Namespace {
 
     /// Its adapter (rooms and broadcasts).
     pub fn adapter(&self) -> &Arc<dyn Adapter> {
-        &self.adapter
+        self.adapter
+            .get()
+            .expect("a namespace gets its adapter when the server is built")
     }
 
     /// The sockets connected to it on this instance.
-    pub fn local_sockets(&self) -> &LocalSockets {
+    pub fn local_sockets(&self) -> &crate::adapter::LocalSockets {
         &self.sockets
     }
 
@@ -94,43 +150,246 @@ impl Namespace {
         self.sockets.get(sid)
     }
 
+    pub(crate) fn observer(&self) -> &SharedObserver {
+        &self.shared.observer
+    }
+
+    pub(crate) fn hooks(&self) -> &[Arc<dyn EventHook>] {
+        &self.shared.hooks
+    }
+
+    pub(crate) fn ack_ids(&self) -> &Arc<AtomicU64> {
+        &self.ack_ids
+    }
+
+    /// A fresh ack id, unique in this namespace (for a broadcast with acks).
+    pub(crate) fn next_ack_id(&self) -> u64 {
+        self.ack_ids
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The operator for every socket of the namespace (`io.of(ns)`); chain `to`, `except`,
+    /// `local`, `volatile`, `timeout`.
+    pub fn operator(self: &Arc<Self>) -> BroadcastOperator {
+        BroadcastOperator::new(self.clone(), None)
+    }
+
     /// Emits to every socket of the namespace (`io.of(ns).emit`).
     pub fn emit(self: &Arc<Self>, name: &str, args: Vec<Value>) {
-        BroadcastOperator::new(self.clone(), None).emit(name, args);
+        self.operator().emit(name, args);
     }
 
     /// Emits to the sockets in `room` (`io.of(ns).to(room)`); chain more `to`/`except`.
     pub fn to(self: &Arc<Self>, room: impl Into<String>) -> BroadcastOperator {
-        BroadcastOperator::new(self.clone(), None).to(room)
+        self.operator().to(room)
     }
 
     /// Emits to every socket except those in `room`.
     pub fn except(self: &Arc<Self>, room: impl Into<String>) -> BroadcastOperator {
-        BroadcastOperator::new(self.clone(), None).except(room)
+        self.operator().except(room)
+    }
+
+    /// Hands a broadcast to the adapter. With a session store, an EVENT without ack id that is
+    /// not volatile is recorded first, and gets its offset as last argument; recordings go
+    /// through one queue, so offsets follow the order of the emits.
+    pub(crate) fn broadcast(
+        self: &Arc<Self>,
+        packet: Packet,
+        options: BroadcastOptions,
+    ) -> AdapterFuture<'static, ()> {
+        let recorded = packet.kind == PacketType::Event
+            && packet.id.is_none()
+            && !options.flags.volatile
+            && self.shared.store.is_some();
+        if !recorded {
+            return self.adapter().broadcast(packet, options);
+        }
+        let (done, result) = oneshot::channel();
+        let queue = self.recorder.get_or_init(|| self.spawn_recorder());
+        if queue.send((packet, options, done)).is_err() {
+            return ready(Err(AdapterError::Unavailable("recorder stopped".into()))).boxed();
+        }
+        async move {
+            result
+                .await
+                .unwrap_or_else(|_| Err(AdapterError::Unavailable("recorder stopped".into())))
+        }
+        .boxed()
+    }
+
+    fn spawn_recorder(self: &Arc<Self>) -> mpsc::UnboundedSender<Recording> {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Recording>();
+        let ns: Weak<Namespace> = Arc::downgrade(self);
+        tokio::spawn(async move {
+            while let Some((mut packet, options, done)) = rx.recv().await {
+                let Some(ns) = ns.upgrade() else { return };
+                let Some(store) = ns.shared.store.clone() else {
+                    return;
+                };
+                match store.record(&packet, &options).await {
+                    Ok(Some(offset)) => {
+                        if let Some(Value::Array(items)) = packet.data.as_mut() {
+                            items.push(Value::String(offset));
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(error) => {
+                        tracing::warn!(nsp = ns.name, %error, "broadcast not recorded");
+                    }
+                }
+                let _ = done.send(ns.adapter().broadcast(packet, options).await);
+            }
+        });
+        tx
+    }
+
+    /// Registers the handler of server-side event `name` (replacing a previous one).
+    pub fn on_server_event(
+        &self,
+        name: impl Into<String>,
+        handler: impl Fn(Vec<Value>, Option<ServerAck>) + Send + Sync + 'static,
+    ) {
+        lock(&self.server_handlers).insert(name.into(), Arc::new(handler));
+    }
+
+    /// Runs the handler of a server-side event received from another server; false if none.
+    /// The adapter calls it.
+    pub fn handle_server_event(
+        &self,
+        name: &str,
+        args: Vec<Value>,
+        ack: Option<ServerAck>,
+    ) -> bool {
+        let handler = lock(&self.server_handlers).get(name).cloned();
+        match handler {
+            Some(handler) => {
+                handler(args, ack);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Sends event `name` to the other servers (`serverSideEmit`).
+    pub async fn server_side_emit(&self, name: &str, args: Vec<Value>) -> Result<(), AdapterError> {
+        self.adapter()
+            .server_side_emit(name.to_owned(), args, None)
+            .await
+            .map(drop)
+    }
+
+    /// Sends event `name` to the other servers and waits up to `timeout` for each one's answer
+    /// (`serverSideEmitWithAck`).
+    pub async fn server_side_emit_with_ack(
+        &self,
+        name: &str,
+        args: Vec<Value>,
+        timeout: Duration,
+    ) -> Result<Vec<Value>, AdapterError> {
+        self.adapter()
+            .server_side_emit(name.to_owned(), args, Some(timeout))
+            .await
     }
 
     pub(crate) fn forget(&self, sid: &str) {
         self.sockets.remove(sid);
-        self.adapter.leave_all(sid);
+        self.adapter().del_all(sid);
     }
 
     /// Runs the middlewares, then creates the socket and answers `CONNECT`; a refusal is
     /// answered `CONNECT_ERROR` and returned. The connect handler runs later, in
     /// [`Namespace::on_connect`], once the client knows the socket exists.
-    pub(crate) fn connect(
+    pub(crate) async fn connect(
         self: &Arc<Self>,
         session: &Arc<Session>,
         auth: Option<Value>,
     ) -> Result<Socket, ConnectError> {
+        let auth = auth.unwrap_or_else(|| Value::Object(Map::new()));
+        let restored = self.restore(&auth).await;
+        let middlewares = match restored {
+            Some(_) if self.shared.skip_middlewares => &[][..],
+            _ => &self.config.middlewares[..],
+        };
         // ANCHOR: connect
         // Step 3: run the middlewares, create the socket and answer CONNECT.
-        // Run each middleware on a `ConnectRequest` (a refusal is sent as `connect_error(...)` and returned),
-        // create the `Socket` with a fresh id (or the restored one), register it in `self.sockets`, and send
-        // `40{"sid":...}` (with `pid` when a session store is configured).
+        // Run each middleware, in order, on a `ConnectRequest` (the first refusal is answered CONNECT_ERROR
+        // and returned), then open the socket (a fresh id, or the restored one), register it in `self.sockets`,
+        // and answer `40{"sid":...}` (with `pid` when the socket has one).
         todo!(
             "step 3: run the middlewares, create the socket and answer CONNECT (book: 02-socketio/namespaces.md)"
         )
         // ANCHOR_END: connect
+    }
+
+    /// Answers a refused CONNECT; a session being restored is saved again, so the client can
+    /// still recover once it is allowed back (with a fresh token, say).
+    async fn refuse(
+        &self,
+        session: &Arc<Session>,
+        error: &ConnectError,
+        restored: Option<RestoredSession>,
+    ) {
+        self.observer()
+            .connect_error(&self.name, ConnectErrorKind::Refused, &error.message);
+        session.send(Socket::frame(&connect_error(&self.name, error)));
+        if let (Some(store), Some(restored)) = (&self.shared.store, restored)
+            && let Err(error) = store.save(restored.session).await
+        {
+            tracing::warn!(nsp = self.name, %error, "session not saved back");
+        }
+    }
+
+    /// The socket of an accepted CONNECT: a fresh id (and a pid, with a store), or the restored
+    /// one with its rooms, its data under the middlewares' fresh data, and its missed packets
+    /// written now, before the CONNECT answer, as socket.io does.
+    fn open_socket(
+        self: &Arc<Self>,
+        session: &Arc<Session>,
+        auth: Value,
+        request: ConnectRequest,
+        restored: Option<RestoredSession>,
+    ) -> Socket {
+        let random_id = || Alphanumeric.sample_string(&mut rand::rng(), 20);
+        let ConnectRequest {
+            data: fresh,
+            extensions,
+            ..
+        } = request;
+        let Some(RestoredSession {
+            session: saved,
+            missed,
+        }) = restored
+        else {
+            let pid = self.shared.store.as_ref().map(|_| random_id());
+            self.observer().socket_connected(&self.name, false);
+            return Socket::new(
+                self.clone(),
+                session.clone(),
+                random_id(),
+                pid,
+                auth,
+                fresh,
+                extensions,
+            );
+        };
+        let mut data = saved.data;
+        data.extend(fresh);
+        let socket = Socket::new(
+            self.clone(),
+            session.clone(),
+            saved.sid,
+            Some(saved.pid),
+            auth,
+            data,
+            extensions,
+        );
+        socket.mark_recovered();
+        self.adapter().add_all(socket.id(), &saved.rooms);
+        for packet in &missed {
+            socket.send_packet(packet);
+        }
+        self.observer().socket_connected(&self.name, true);
+        socket
     }
 
     /// Hands a newly connected socket to the application.
@@ -138,17 +397,32 @@ impl Namespace {
         (self.config.on_connect)(socket);
     }
 
-    fn restore(&self, auth: &Value) -> Option<crate::session_store::SavedSession> {
-        let store = self.store.as_ref()?;
+    /// The saved session of `auth.pid`, if the store knows it in this namespace and its socket
+    /// id is not connected here already (a second tab presenting the same pid must not take over
+    /// the first one's socket).
+    async fn restore(&self, auth: &Value) -> Option<RestoredSession> {
+        let store = self.shared.store.as_ref()?;
         let pid = auth.get("pid")?.as_str()?;
         let offset = auth.get("offset").and_then(Value::as_str);
-        store
-            .restore(pid, offset)
-            .filter(|saved| saved.namespace == self.name)
+        let restored = match store.restore(&self.name, pid, offset).await {
+            Ok(restored) => restored?,
+            Err(error) => {
+                tracing::warn!(nsp = self.name, %error, "session not restored");
+                return None;
+            }
+        };
+        if self.sockets.contains(&restored.session.sid) {
+            tracing::debug!(
+                nsp = self.name,
+                "restored socket id is connected, fresh session"
+            );
+            return None;
+        }
+        Some(restored)
     }
 
     pub(crate) fn store(&self) -> Option<&Arc<dyn SessionStore>> {
-        self.store.as_ref()
+        self.shared.store.as_ref()
     }
 }
 

@@ -19,14 +19,20 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::Request;
 use axum::routing::any;
+use futures_util::FutureExt;
+use futures_util::future::try_join_all;
 
-use crate::adapter::{Adapter, AdapterContext, AdapterFactory, LocalAdapter};
+use crate::adapter::{
+    Adapter, AdapterContext, AdapterError, AdapterFactory, AdapterFuture, LocalAdapter,
+};
 use crate::client::Client;
 use crate::config::Config;
 use crate::engine::session::{Session, SessionHandler};
-use crate::engine::{Engine, EngineHandler};
+use crate::engine::{Engine, EngineHandler, EngineHooks};
+use crate::hooks::{AllowRequest, EventHook};
 use crate::middleware::ConnectMiddleware;
-use crate::namespace::{Namespace, NamespaceConfig};
+use crate::namespace::{self, Namespace, NamespaceConfig};
+use crate::observe::{NoObserver, Observer, SharedObserver};
 use crate::session_store::SessionStore;
 use crate::socket::Socket;
 
@@ -37,6 +43,9 @@ pub struct SocketIoBuilder {
     middlewares: Vec<Arc<dyn ConnectMiddleware>>,
     adapter: AdapterFactory,
     store: Option<Arc<dyn SessionStore>>,
+    observer: SharedObserver,
+    hooks: Vec<Arc<dyn EventHook>>,
+    allow_request: Option<Arc<dyn AllowRequest>>,
 }
 
 impl SocketIoBuilder {
@@ -67,46 +76,97 @@ impl SocketIoBuilder {
         self
     }
 
-    /// Uses another adapter (chapter 3: Redis); the factory runs once per namespace.
+    /// Uses another adapter (chapter 3: Redis); the factory runs once per namespace, in
+    /// [`SocketIoBuilder::start`], and may connect to a server.
     pub fn adapter(
         mut self,
-        factory: impl Fn(AdapterContext) -> Arc<dyn Adapter> + Send + Sync + 'static,
+        factory: impl Fn(AdapterContext) -> AdapterFuture<'static, Arc<dyn Adapter>>
+        + Send
+        + Sync
+        + 'static,
     ) -> SocketIoBuilder {
         self.adapter = Arc::new(factory);
         self
     }
 
-    /// Keeps the state of dropped sockets for recovery (chapter 5).
+    /// Keeps the state of dropped sockets, and the broadcasts they miss, for recovery
+    /// (chapter 5).
     pub fn session_store(mut self, store: impl SessionStore) -> SocketIoBuilder {
         self.store = Some(Arc::new(store));
         self
     }
 
-    /// Builds the server.
+    /// Tells `observer` what happens (sessions, packets, errors, broadcasts): metrics.
+    pub fn observer(mut self, observer: impl Observer) -> SocketIoBuilder {
+        self.observer = Arc::new(observer);
+        self
+    }
+
+    /// Runs `hook` on every incoming event of every socket, before its handler (a server-wide
+    /// `socket.use`); hooks run in the order added.
+    pub fn event_hook(mut self, hook: impl EventHook) -> SocketIoBuilder {
+        self.hooks.push(Arc::new(hook));
+        self
+    }
+
+    /// Runs `allow` on every Engine.IO handshake and upgrade request, before any session
+    /// exists (engine.io's `allowRequest`): `Origin` and per-IP checks go here.
+    pub fn allow_request(mut self, allow: impl AllowRequest) -> SocketIoBuilder {
+        self.allow_request = Some(Arc::new(allow));
+        self
+    }
+
+    /// Builds the server with the default adapter, which needs no connection.
+    ///
+    /// # Panics
+    /// If an adapter set with [`SocketIoBuilder::adapter`] does not build and init at once:
+    /// such an adapter connects somewhere, use `start().await`.
     pub fn build(self) -> SocketIo {
-        let namespaces: HashMap<String, Arc<Namespace>> = self
-            .namespaces
-            .into_iter()
-            .map(|(name, mut config)| {
-                let mut middlewares = self.middlewares.clone();
-                middlewares.append(&mut config.middlewares);
-                config.middlewares = middlewares;
-                let ns = Namespace::new(name.clone(), config, &self.adapter, self.store.clone());
-                (name, ns)
-            })
-            .collect();
+        match self.start().now_or_never() {
+            Some(Ok(io)) => io,
+            Some(Err(error)) => panic!("the adapter failed to start: {error}"),
+            None => panic!("this adapter connects to a server: use `start().await`, not `build()`"),
+        }
+    }
+
+    /// Builds the server: every namespace's adapter is created and initialised (connected and
+    /// subscribed) before this returns, so nothing is accepted before the cluster is joined.
+    pub async fn start(self) -> Result<SocketIo, AdapterError> {
+        let shared = namespace::Shared {
+            store: self.store,
+            observer: self.observer.clone(),
+            hooks: self.hooks,
+            skip_middlewares: self.config.recovery_skips_middlewares,
+        };
+        let mut namespaces: HashMap<String, Arc<Namespace>> = HashMap::new();
+        for (name, mut config) in self.namespaces {
+            let mut middlewares = self.middlewares.clone();
+            middlewares.append(&mut config.middlewares);
+            config.middlewares = middlewares;
+            let ns = Namespace::new(name.clone(), config, shared.clone());
+            let adapter = (self.adapter)(ns.adapter_context()).await?;
+            adapter.init().await?;
+            ns.set_adapter(adapter);
+            namespaces.insert(name, ns);
+        }
         let shared = Arc::new(Shared {
             namespaces: Arc::new(namespaces),
             config: self.config.clone(),
+            observer: self.observer.clone(),
         });
-        let engine = Engine::new(self.config, shared.clone());
-        SocketIo { shared, engine }
+        let hooks = EngineHooks {
+            allow_request: self.allow_request,
+            observer: self.observer,
+        };
+        let engine = Engine::with_hooks(self.config, shared.clone(), hooks);
+        Ok(SocketIo { shared, engine })
     }
 }
 
 struct Shared {
     namespaces: Arc<HashMap<String, Arc<Namespace>>>,
     config: Config,
+    observer: SharedObserver,
 }
 
 impl EngineHandler for Shared {
@@ -115,6 +175,7 @@ impl EngineHandler for Shared {
             session.clone(),
             self.namespaces.clone(),
             self.config.max_attachments,
+            self.observer.clone(),
         );
         Client::spawn_connect_timeout(
             Arc::downgrade(&client),
@@ -139,8 +200,11 @@ impl SocketIo {
             config: Config::default(),
             namespaces: Vec::new(),
             middlewares: Vec::new(),
-            adapter: Arc::new(|context| Arc::new(LocalAdapter::new(context)) as Arc<dyn Adapter>),
+            adapter: LocalAdapter::factory(),
             store: None,
+            observer: Arc::new(NoObserver),
+            hooks: Vec::new(),
+            allow_request: None,
         }
     }
 
@@ -164,6 +228,17 @@ impl SocketIo {
     /// The settings.
     pub fn config(&self) -> &Config {
         &self.shared.config
+    }
+
+    /// Closes every namespace's adapter (unsubscribes, disconnects): the last step of a
+    /// shutdown.
+    pub async fn close_adapters(&self) -> Result<(), AdapterError> {
+        let closing = self
+            .shared
+            .namespaces
+            .values()
+            .map(|ns| ns.adapter().close());
+        try_join_all(closing).await.map(drop)
     }
 
     /// The number of open Engine.IO sessions.

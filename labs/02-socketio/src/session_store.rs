@@ -1,12 +1,34 @@
-//! The session store hook: keep a socket's state when it drops, give it back on reconnect.
+//! The session store: keep a socket's state when it drops, and the packets it may miss; give
+//! both back on reconnect.
 //!
-//! This is Socket.IO's connection state recovery seen from the server. With a store
-//! configured, the CONNECT answer carries a private id (`pid`); when a socket ends for a reason
-//! a client may recover from (not an explicit disconnect), its state is saved under that pid;
-//! a client that reconnects with `auth.pid` gets the same socket id, rooms and data back.
-//! Chapter 5 implements a store (and replays missed packets using `auth.offset`).
+//! This is socket.io's connection state recovery (4.6+) seen from the server; in socket.io it
+//! lives in the adapter (`persistSession`, `restoreSession`), here it is its own door so that
+//! chapter 5 can keep sessions in memory or in Redis with any adapter. With a store:
+//! - the CONNECT answer carries a private id (`pid`);
+//! - every broadcast EVENT without an ack id and not volatile is first [`record`]ed: the store
+//!   gives it an offset, appended as the packet's last argument (the client keeps the last one
+//!   it saw);
+//! - a socket that ends for a reason a client may recover from ([`is_recoverable`]) is
+//!   [`save`]d under its pid;
+//! - a client that reconnects with `auth.pid` (and `auth.offset`) gets its id, rooms and data
+//!   back, and the packets recorded after its offset, written before the CONNECT answer.
+//!
+//! [`record`]: SessionStore::record
+//! [`save`]: SessionStore::save
 
+use futures_util::future::BoxFuture;
 use serde_json::{Map, Value};
+
+use crate::adapter::BroadcastOptions;
+use crate::protocol::Packet;
+
+/// Why a store operation failed (Redis unreachable, a corrupt entry...).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("session store: {0}")]
+pub struct StoreError(pub String);
+
+/// What a store operation resolves to.
+pub type StoreFuture<'a, T> = BoxFuture<'a, Result<T, StoreError>>;
 
 /// The state of a socket that went away.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,12 +45,50 @@ pub struct SavedSession {
     pub data: Map<String, Value>,
 }
 
-/// Where saved sessions live (memory, Redis...). Both calls must be quick: they run on the
-/// connection's task.
+/// A session given back, with the packets recorded after the client's offset that were meant
+/// for it (its rooms, not excluded), oldest first, offsets appended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RestoredSession {
+    pub session: SavedSession,
+    pub missed: Vec<Packet>,
+}
+
+/// The disconnect reasons socket.io recovers from: the connection was lost or the server went
+/// away. Not a client's or the server's explicit disconnect, not a parse error, not a client
+/// dropped for reading too slowly (it would come back to the same flood).
+pub fn is_recoverable(reason: &str) -> bool {
+    matches!(
+        reason,
+        "transport error"
+            | "transport close"
+            | "forced close"
+            | "ping timeout"
+            | "server shutting down"
+            | "forced server close"
+    )
+}
+
+/// Where saved sessions and recorded packets live (memory, Redis...).
 pub trait SessionStore: Send + Sync + 'static {
     /// A socket ended in a recoverable way.
-    fn save(&self, session: SavedSession);
-    /// A client reconnects with `auth.pid` (and `auth.offset`, the last packet it saw);
-    /// returns its state if it is still known. Must forget it (a pid is used once).
-    fn restore(&self, pid: &str, offset: Option<&str>) -> Option<SavedSession>;
+    fn save(&self, session: SavedSession) -> StoreFuture<'_, ()>;
+
+    /// A client reconnects to `namespace` with `auth.pid` and `auth.offset` (the last packet it
+    /// saw; `None` if it saw none). Returns its state and missed packets if still known. A
+    /// session of another namespace must be left as it is; a restored one is forgotten (a pid
+    /// is used once).
+    fn restore<'a>(
+        &'a self,
+        namespace: &'a str,
+        pid: &'a str,
+        offset: Option<&'a str>,
+    ) -> StoreFuture<'a, Option<RestoredSession>>;
+
+    /// A broadcast is about to go out: keep it, and return its offset. `None` keeps nothing
+    /// (the packet goes out without an offset).
+    fn record<'a>(
+        &'a self,
+        packet: &'a Packet,
+        options: &'a BroadcastOptions,
+    ) -> StoreFuture<'a, Option<String>>;
 }

@@ -3,7 +3,11 @@
 //! The application registers event handlers on it (`socket.on("chat", ...)`), emits to it,
 //! asks for acknowledgements, puts it in rooms and broadcasts from it. Handlers are plain
 //! closures run on the connection's task, in the order packets arrive; spawn a task for
-//! anything slow.
+//! anything slow. Event hooks ([`crate::hooks::EventHook`]) run before them and may await.
+//!
+//! Besides its JSON `data` (what travels to other servers in `fetch_sockets` and is saved for
+//! recovery), a socket carries typed extensions for what stays in this process: decoded token
+//! claims, rate-limiter state.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -11,16 +15,48 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::http::Extensions;
 use bytes::Bytes;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::ack::{AckError, AckResponse, AckSender, ForgetOnDrop, PendingAcks};
+use crate::ack::{AckCollector, AckError, AckResponse, AckSender, ForgetOnDrop, PendingAcks};
 use crate::broadcast::{BroadcastOperator, EncodedPacket};
 use crate::engine::packet::Outgoing;
 use crate::engine::session::{Handshake, Session, lock};
+use crate::hooks::{EventHook, Verdict};
 use crate::namespace::Namespace;
 use crate::protocol::Packet;
-use crate::session_store::SavedSession;
+use crate::session_store::{SavedSession, is_recoverable};
+
+/// A socket as other servers see it: what socket.io's `fetchSockets` returns, with the same
+/// field names on the wire.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SocketInfo {
+    pub id: String,
+    pub handshake: HandshakeInfo,
+    /// Its rooms, its own room included.
+    pub rooms: Vec<String>,
+    /// Its `socket.data()` (`null` in Node when never set).
+    pub data: Value,
+}
+
+/// socket.io's `socket.handshake`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HandshakeInfo {
+    pub headers: Map<String, Value>,
+    /// When the session opened, as JavaScript's `Date.toString()` prints it.
+    pub time: String,
+    pub address: String,
+    pub xdomain: bool,
+    pub secure: bool,
+    /// When the session opened, in milliseconds since the Unix epoch.
+    pub issued: u64,
+    pub url: String,
+    pub query: Map<String, Value>,
+    pub auth: Value,
+}
 
 /// An event received from a client.
 #[derive(Debug)]
@@ -51,6 +87,9 @@ struct Inner {
     on_disconnect: Mutex<Vec<DisconnectHandler>>,
     acks: PendingAcks,
     connected: AtomicBool,
+    recovered: AtomicBool,
+    extensions: Mutex<Extensions>,
+    hooks: Mutex<Vec<Arc<dyn EventHook>>>,
 }
 
 /// A client connected to a namespace. Cloning gives another handle to the same socket.
@@ -76,7 +115,10 @@ impl Socket {
         pid: Option<String>,
         auth: Value,
         data: Map<String, Value>,
+        extensions: Extensions,
     ) -> Socket {
+        let acks = PendingAcks::new(ns.ack_ids().clone());
+        let hooks = ns.hooks().to_vec();
         Socket {
             inner: Arc::new(Inner {
                 id,
@@ -87,9 +129,73 @@ impl Socket {
                 data: Mutex::new(data),
                 handlers: Mutex::new(HashMap::new()),
                 on_disconnect: Mutex::new(Vec::new()),
-                acks: PendingAcks::default(),
+                acks,
                 connected: AtomicBool::new(true),
+                recovered: AtomicBool::new(false),
+                extensions: Mutex::new(extensions),
+                hooks: Mutex::new(hooks),
             }),
+        }
+    }
+
+    pub(crate) fn mark_recovered(&self) {
+        self.inner.recovered.store(true, Ordering::Release);
+    }
+
+    /// Whether this socket got its previous session back (socket.io's `socket.recovered`).
+    pub fn recovered(&self) -> bool {
+        self.inner.recovered.load(Ordering::Acquire)
+    }
+
+    /// The typed extension `T`, if a middleware or handler inserted one.
+    pub fn extension<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
+        lock(&self.inner.extensions).get::<T>().cloned()
+    }
+
+    /// Inserts (or replaces) the typed extension `T`.
+    pub fn insert_extension<T: Clone + Send + Sync + 'static>(&self, value: T) {
+        lock(&self.inner.extensions).insert(value);
+    }
+
+    /// Adds an event hook for this socket (socket.io's `socket.use`), after the server's.
+    pub fn use_hook(&self, hook: impl EventHook) {
+        lock(&self.inner.hooks).push(Arc::new(hook));
+    }
+
+    /// What other servers see of this socket (`fetchSockets`).
+    pub fn info(&self) -> SocketInfo {
+        let handshake = self.handshake();
+        let headers = handshake
+            .headers
+            .iter()
+            .filter_map(|(name, value)| {
+                let value = value.to_str().ok()?;
+                Some((name.as_str().to_owned(), Value::String(value.to_owned())))
+            })
+            .collect();
+        let query = handshake
+            .query
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect();
+        SocketInfo {
+            id: self.id().to_owned(),
+            handshake: HandshakeInfo {
+                headers,
+                time: handshake.time(),
+                address: handshake
+                    .address
+                    .map(|a| a.ip().to_string())
+                    .unwrap_or_default(),
+                xdomain: handshake.headers.contains_key("origin"),
+                secure: handshake.secure,
+                issued: handshake.issued_millis(),
+                url: handshake.url.clone(),
+                query,
+                auth: self.auth().clone(),
+            },
+            rooms: self.rooms(),
+            data: Value::Object(self.data()),
         }
     }
 
@@ -188,12 +294,13 @@ impl Socket {
 
     /// Joins `room`.
     pub fn join(&self, room: impl AsRef<str>) {
-        self.inner.ns.adapter().join(&self.inner.id, room.as_ref());
+        let rooms = [room.as_ref().to_owned()];
+        self.inner.ns.adapter().add_all(&self.inner.id, &rooms);
     }
 
     /// Leaves `room`.
     pub fn leave(&self, room: impl AsRef<str>) {
-        self.inner.ns.adapter().leave(&self.inner.id, room.as_ref());
+        self.inner.ns.adapter().del(&self.inner.id, room.as_ref());
     }
 
     /// Its rooms, its own room first.
@@ -213,13 +320,30 @@ impl Socket {
 
     /// Disconnects this socket from its namespace (`1` to the client); the connection stays.
     pub fn disconnect(&self) {
+        self.disconnect_for("server namespace disconnect");
+    }
+
+    /// Disconnects this socket; with `close`, also closes the connection under it, and every
+    /// other namespace on it (socket.io's `disconnect(true)`).
+    pub fn disconnect_with(&self, close: bool) {
+        self.disconnect();
+        if close {
+            self.inner
+                .session
+                .close(crate::engine::session::CloseReason::ServerClose);
+        }
+    }
+
+    /// Disconnects this socket (`1` to the client) and tells its disconnect handlers `reason`
+    /// (an event hook ending a flooding socket says why).
+    pub fn disconnect_for(&self, reason: &str) {
         let packet = Packet::new(
             crate::protocol::PacketType::Disconnect,
             self.inner.ns.name(),
             None,
         );
         self.send_packet(&packet);
-        self.close("server namespace disconnect");
+        self.close(reason);
     }
 
     /// The Engine.IO frame of a packet.
@@ -233,24 +357,44 @@ impl Socket {
 
     /// Sends one packet to this client.
     pub(crate) fn send_packet(&self, packet: &Packet) -> bool {
-        self.is_connected() && self.inner.session.send(Socket::frame(packet))
+        self.deliver(&EncodedPacket::new(packet), false)
     }
 
-    /// Sends a packet encoded once for many sockets.
-    pub(crate) fn deliver(&self, packet: &EncodedPacket) -> bool {
-        self.is_connected()
-            && self.inner.session.send(Outgoing {
-                text: packet.frame.clone(),
-                binary: packet.attachments.clone(),
-            })
+    /// Sends a packet encoded once for many sockets. A volatile one is dropped rather than
+    /// queued when the client cannot take it now.
+    pub(crate) fn deliver(&self, packet: &EncodedPacket, volatile: bool) -> bool {
+        if !self.is_connected() {
+            return false;
+        }
+        let outgoing = Outgoing {
+            text: packet.frame.clone(),
+            binary: packet.attachments.clone(),
+        };
+        let sent = if volatile {
+            self.inner.session.send_volatile(outgoing)
+        } else {
+            self.inner.session.send(outgoing)
+        };
+        if sent {
+            self.inner
+                .ns
+                .observer()
+                .packet_out(self.inner.ns.name(), packet.len());
+        }
+        sent
+    }
+
+    /// Waits for ack `id` of a broadcast: the answer goes to `collector`.
+    pub(crate) fn expect_ack(&self, id: u64, collector: &AckCollector) {
+        self.inner.acks.register_broadcast(id, collector);
     }
 
     pub(crate) fn acks(&self) -> &PendingAcks {
         &self.inner.acks
     }
 
-    /// An EVENT from the client: find the handler and run it.
-    pub(crate) fn on_event(&self, packet: Packet) {
+    /// An EVENT from the client: run the hooks, then find the handler and run it.
+    pub(crate) async fn on_event(&self, packet: Packet) {
         // The codec checked that data is an array starting with a string or a number.
         let Some(Value::Array(mut items)) = packet.data else {
             return;
@@ -261,21 +405,47 @@ impl Socket {
             Some(Value::Number(number)) => number.to_string(),
             _ => return,
         };
-        let handler = lock(&self.inner.handlers).get(&name).cloned();
+        let ack = packet.id.map(|id| AckSender::new(self.clone(), id));
+        let event = Event {
+            name,
+            args: items,
+            binary: packet.attachments,
+            ack,
+        };
+        if !self.passes_hooks(&event).await {
+            return;
+        }
+        let handler = lock(&self.inner.handlers).get(&event.name).cloned();
         let Some(handler) = handler else {
-            tracing::debug!(sid = self.id(), event = name, "no handler for event");
+            tracing::debug!(sid = self.id(), event = event.name, "no handler for event");
             return;
         };
-        let ack = packet.id.map(|id| AckSender::new(self.clone(), id));
-        handler(
-            self.clone(),
-            Event {
-                name,
-                args: items,
-                binary: packet.attachments,
-                ack,
-            },
-        );
+        handler(self.clone(), event);
+    }
+
+    /// Runs the event hooks in order; false if one stopped the event (and acted on it).
+    async fn passes_hooks(&self, event: &Event) -> bool {
+        let hooks = lock(&self.inner.hooks).clone();
+        for hook in hooks {
+            let verdict = hook.check(self, event).await;
+            if verdict == Verdict::Pass {
+                continue;
+            }
+            self.inner.ns.observer().event_refused(
+                self.inner.ns.name(),
+                &event.name,
+                verdict.label(),
+            );
+            match verdict {
+                Verdict::Pass | Verdict::Drop => {}
+                Verdict::Reply { event, args } => {
+                    self.emit(&event, args);
+                }
+                Verdict::Disconnect(reason) => self.disconnect_for(&reason),
+            }
+            return false;
+        }
+        true
     }
 
     /// An ACK from the client: wake whoever waits for it.
@@ -292,24 +462,33 @@ impl Socket {
         if !self.inner.connected.swap(false, Ordering::AcqRel) {
             return;
         }
-        let recoverable = !matches!(
-            reason,
-            "client namespace disconnect" | "server namespace disconnect"
-        );
-        if let (true, Some(store), Some(pid)) = (recoverable, self.inner.ns.store(), self.pid()) {
+        if let (true, Some(store), Some(pid)) =
+            (is_recoverable(reason), self.inner.ns.store(), self.pid())
+        {
             let rooms = self
                 .rooms()
                 .into_iter()
                 .filter(|r| r != self.id())
                 .collect();
-            store.save(SavedSession {
+            let session = SavedSession {
                 pid: pid.to_owned(),
                 sid: self.id().to_owned(),
                 namespace: self.inner.ns.name().to_owned(),
                 rooms,
                 data: self.data(),
+            };
+            // Closing runs on the transport's task, which must not wait for a remote store.
+            let store = store.clone();
+            tokio::spawn(async move {
+                if let Err(error) = store.save(session).await {
+                    tracing::warn!(%error, "session not saved for recovery");
+                }
             });
         }
+        self.inner
+            .ns
+            .observer()
+            .socket_disconnected(self.inner.ns.name(), reason);
         self.inner.ns.forget(&self.inner.id);
         self.inner.acks.clear();
         let handlers = std::mem::take(&mut *lock(&self.inner.on_disconnect));

@@ -14,13 +14,19 @@ pub mod websocket;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use std::net::SocketAddr;
+use std::time::SystemTime;
+
 use axum::body::Body;
-use axum::extract::{FromRequestParts, Request, ws::WebSocketUpgrade};
-use axum::http::{Method, StatusCode, header};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, ws::WebSocketUpgrade};
+use axum::http::{Method, StatusCode, header, request::Parts};
 use axum::response::{IntoResponse, Response};
+use futures_util::FutureExt;
 use rand::distr::{Alphanumeric, SampleString};
 
 use crate::config::Config;
+use crate::hooks::{AllowRequest, Refusal, RequestInfo};
+use crate::observe::{NoObserver, SharedObserver};
 use packet::OpenPacket;
 use session::{Handshake, Session, SessionHandler, Transport, lock};
 
@@ -30,31 +36,102 @@ pub trait EngineHandler: Send + Sync + 'static {
     fn on_open(&self, session: &Arc<Session>) -> Arc<dyn SessionHandler>;
 }
 
+/// What decides and hears about sessions before the layer above does.
+#[derive(Clone)]
+pub struct EngineHooks {
+    /// Runs on every handshake and upgrade request, before anything is allocated.
+    pub allow_request: Option<Arc<dyn AllowRequest>>,
+    pub observer: SharedObserver,
+}
+
+impl Default for EngineHooks {
+    fn default() -> Self {
+        EngineHooks {
+            allow_request: None,
+            observer: Arc::new(NoObserver),
+        }
+    }
+}
+
 /// The Engine.IO server: the sessions alive on this instance.
 pub struct Engine {
     pub(crate) config: Config,
     sessions: Mutex<HashMap<String, Arc<Session>>>,
     handler: Arc<dyn EngineHandler>,
+    hooks: EngineHooks,
 }
 
 /// Engine.IO's error answers: `{"code":N,"message":"..."}` with status 400.
 pub(crate) fn error(code: u8, message: &str) -> Response {
-    let body = serde_json::json!({ "code": code, "message": message }).to_string();
-    (
-        StatusCode::BAD_REQUEST,
-        [(header::CONTENT_TYPE, "application/json")],
-        body,
-    )
-        .into_response()
+    error_with_status(StatusCode::BAD_REQUEST, code, message)
 }
+
+/// An Engine.IO error body with another status (403 for a refused request, as engine.io's
+/// `allowRequest`; 503 when the server is full).
+pub(crate) fn error_with_status(status: StatusCode, code: u8, message: &str) -> Response {
+    let body = serde_json::json!({ "code": code, "message": message }).to_string();
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// Engine.IO's code for a refused request ("Forbidden").
+const FORBIDDEN: u8 = 4;
 
 impl Engine {
     pub fn new(config: Config, handler: Arc<dyn EngineHandler>) -> Arc<Engine> {
+        Engine::with_hooks(config, handler, EngineHooks::default())
+    }
+
+    /// An engine whose requests go through `hooks.allow_request` and whose sessions are
+    /// reported to `hooks.observer`.
+    pub fn with_hooks(
+        config: Config,
+        handler: Arc<dyn EngineHandler>,
+        hooks: EngineHooks,
+    ) -> Arc<Engine> {
         Arc::new(Engine {
             config,
             sessions: Mutex::new(HashMap::new()),
             handler,
+            hooks,
         })
+    }
+
+    /// The refusal of a request that would open or upgrade a session, if it is refused: the
+    /// session cap first (it costs nothing), then the application's `allow_request`.
+    async fn gate(
+        &self,
+        parts: &Parts,
+        query: &HashMap<String, String>,
+        upgrade: bool,
+    ) -> Option<Response> {
+        let refusal = if !upgrade && self.session_count() >= self.config.max_sessions {
+            Some(Refusal {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                message: "Too many sessions".to_owned(),
+            })
+        } else if let Some(allow) = &self.hooks.allow_request {
+            let request = RequestInfo {
+                method: parts.method.clone(),
+                url: parts.uri.to_string(),
+                headers: parts.headers.clone(),
+                query: query.clone(),
+                address: peer(parts),
+                transport: query.get("transport").cloned().unwrap_or_default(),
+                upgrade,
+            };
+            allow.allow(&request).await.err()
+        } else {
+            None
+        };
+        let refusal = refusal?;
+        self.hooks
+            .observer
+            .request_refused(refusal.status.as_u16(), &refusal.message);
+        Some(error_with_status(
+            refusal.status,
+            FORBIDDEN,
+            &refusal.message,
+        ))
     }
 
     /// The number of open sessions.
@@ -81,11 +158,13 @@ impl Engine {
             self.config.max_buffered_packets,
         ));
         lock(&self.sessions).insert(sid.clone(), session.clone());
+        self.hooks.observer.session_opened(&sid, transport);
         let engine = Arc::downgrade(self);
         let removed_sid = sid.clone();
-        session.set_on_removed(Box::new(move || {
+        session.set_on_removed(Box::new(move |reason| {
             if let Some(engine) = engine.upgrade() {
                 lock(&engine.sessions).remove(&removed_sid);
+                engine.hooks.observer.session_closed(&removed_sid, reason);
             }
         }));
         let upgrades = match transport {
@@ -118,6 +197,14 @@ impl Engine {
             return error(5, "Unsupported protocol version");
         }
         let sid = query.get("sid").cloned();
+        let opens = sid.is_none() && parts.method == Method::GET;
+        let upgrades =
+            sid.is_some() && query.get("transport").map(String::as_str) == Some("websocket");
+        if (opens || upgrades)
+            && let Some(refused) = self.gate(&parts, &query, upgrades).await
+        {
+            return refused;
+        }
         match query.get("transport").map(String::as_str) {
             Some("websocket") => {
                 let existing = match &sid {
@@ -140,10 +227,7 @@ impl Engine {
                         None => websocket::Attach::Refused,
                     },
                 };
-                let handshake = Handshake {
-                    headers: parts.headers.clone(),
-                    query,
-                };
+                let handshake = handshake(&parts, query);
                 let max = self.config.max_payload;
                 ws.max_message_size(max)
                     .max_frame_size(max)
@@ -151,10 +235,7 @@ impl Engine {
             }
             Some("polling") => match (sid, parts.method.clone()) {
                 (None, Method::GET) => {
-                    let handshake = Handshake {
-                        headers: parts.headers.clone(),
-                        query,
-                    };
+                    let handshake = handshake(&parts, query);
                     let (_session, open) = self.open(Transport::Polling, handshake);
                     polling::text_response(open)
                 }
@@ -172,6 +253,26 @@ impl Engine {
             },
             _ => error(0, "Transport unknown"),
         }
+    }
+}
+
+/// The peer of a request served with `ConnectInfo<SocketAddr>`.
+fn peer(parts: &Parts) -> Option<SocketAddr> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0)
+}
+
+/// What a new session keeps of the request that opened it.
+fn handshake(parts: &Parts, query: HashMap<String, String>) -> Handshake {
+    Handshake {
+        headers: parts.headers.clone(),
+        query,
+        address: peer(parts),
+        issued: SystemTime::now(),
+        url: parts.uri.to_string(),
+        secure: parts.uri.scheme_str() == Some("https"),
     }
 }
 
@@ -208,12 +309,15 @@ fn percent_decode(text: &str) -> String {
 }
 
 /// Routes one decoded text packet of a session (either transport).
-pub(crate) fn dispatch_text(session: &Arc<Session>, text: &str) -> Result<(), packet::PacketError> {
+pub(crate) async fn dispatch_text(
+    session: &Arc<Session>,
+    text: &str,
+) -> Result<(), packet::PacketError> {
     use packet::Incoming;
     match packet::decode(text)? {
         Incoming::Message(message) => {
             if let Some(handler) = session.handler() {
-                guarded(session, || handler.on_message(message));
+                guarded(session, handler.on_message(message)).await;
             }
         }
         Incoming::Pong => session.pong.notify_one(),
@@ -228,8 +332,12 @@ pub(crate) fn dispatch_text(session: &Arc<Session>, text: &str) -> Result<(), pa
 
 /// Runs the layer above's code; a panic there (an application bug, or the lab's `todo!`)
 /// closes this session instead of killing the transport task and leaving the client hanging.
-pub(crate) fn guarded(session: &Session, f: impl FnOnce()) {
-    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_err() {
+pub(crate) async fn guarded(session: &Session, work: impl std::future::Future<Output = ()>) {
+    if std::panic::AssertUnwindSafe(work)
+        .catch_unwind()
+        .await
+        .is_err()
+    {
         session.close(session::CloseReason::ServerClose);
     }
 }

@@ -6,11 +6,14 @@
 //! layer above's `on_close` exactly once.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::http::HeaderMap;
 use bytes::Bytes;
+use futures_util::future::BoxFuture;
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
@@ -58,19 +61,87 @@ impl CloseReason {
     }
 }
 
-/// What the Engine.IO request that opened the session carried, for connect middlewares.
-#[derive(Debug, Clone, Default)]
+/// What the Engine.IO request that opened the session carried, for connect middlewares and
+/// for other servers (`fetch_sockets`).
+#[derive(Debug, Clone)]
 pub struct Handshake {
     pub headers: HeaderMap,
     pub query: HashMap<String, String>,
+    /// The peer, when the server is served with `ConnectInfo<SocketAddr>`.
+    pub address: Option<SocketAddr>,
+    /// When the session was opened.
+    pub issued: SystemTime,
+    /// The path and query of the request.
+    pub url: String,
+    /// Whether it came over TLS.
+    pub secure: bool,
+}
+
+impl Default for Handshake {
+    fn default() -> Self {
+        Handshake {
+            headers: HeaderMap::new(),
+            query: HashMap::new(),
+            address: None,
+            issued: UNIX_EPOCH,
+            url: String::new(),
+            secure: false,
+        }
+    }
+}
+
+impl Handshake {
+    /// `issued` in milliseconds since the Unix epoch.
+    pub fn issued_millis(&self) -> u64 {
+        self.issued
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64)
+    }
+
+    /// `issued` as JavaScript's `Date.prototype.toString` writes it in UTC, the form Node puts
+    /// in `handshake.time`: `Tue Dec 01 2026 21:55:17 GMT+0000 (Coordinated Universal Time)`.
+    pub fn time(&self) -> String {
+        let secs = self.issued_millis() / 1000;
+        let (days, rest) = (secs / 86_400, secs % 86_400);
+        let (year, month, day) = civil_from_days(days as i64);
+        const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+        const MONTHS: [&str; 12] = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ];
+        format!(
+            "{} {} {day:02} {year} {:02}:{:02}:{:02} GMT+0000 (Coordinated Universal Time)",
+            WEEKDAYS[(days % 7) as usize],
+            MONTHS[(month - 1) as usize],
+            rest / 3600,
+            rest % 3600 / 60,
+            rest % 60
+        )
+    }
+}
+
+/// The Gregorian date of a day count since 1970-01-01 (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }
 
 /// The layer above a session (Socket.IO), told about every message and the end.
+///
+/// Messages are handled one at a time: the transport awaits each before reading the next, so
+/// the layer above may await (an async middleware, an event hook) and order is kept.
 pub trait SessionHandler: Send + Sync + 'static {
     /// A `4` packet's text, without the `4`.
-    fn on_message(&self, text: &str);
+    fn on_message<'a>(&'a self, text: &'a str) -> BoxFuture<'a, ()>;
     /// A binary frame (a Socket.IO attachment).
-    fn on_binary(&self, data: Bytes);
+    fn on_binary(&self, data: Bytes) -> BoxFuture<'_, ()>;
     /// The session ended; called once.
     fn on_close(&self, reason: CloseReason);
 }
@@ -105,6 +176,9 @@ impl Outbox {
     }
 }
 
+/// Run once when a session ends: the engine forgets it and tells the observer.
+pub(crate) type OnRemoved = Box<dyn FnOnce(CloseReason) + Send>;
+
 /// One Engine.IO session. Shared by its transports, its heartbeat and the sockets above it.
 pub struct Session {
     sid: String,
@@ -117,7 +191,7 @@ pub struct Session {
     pub(crate) pong: Notify,
     pub(crate) posting: AtomicBool,
     handler: Mutex<Option<Arc<dyn SessionHandler>>>,
-    on_removed: Mutex<Option<Box<dyn FnOnce() + Send>>>,
+    on_removed: Mutex<Option<OnRemoved>>,
 }
 
 impl std::fmt::Debug for Session {
@@ -153,7 +227,7 @@ impl Session {
         *lock(&self.handler) = Some(handler);
     }
 
-    pub(crate) fn set_on_removed(&self, f: Box<dyn FnOnce() + Send>) {
+    pub(crate) fn set_on_removed(&self, f: OnRemoved) {
         *lock(&self.on_removed) = Some(f);
     }
 
@@ -215,6 +289,16 @@ impl Session {
         }
     }
 
+    /// Queues a packet only if the client is keeping up (nothing waits in its queue);
+    /// otherwise drops it and returns false. Never closes the session: a volatile packet is
+    /// one the application can afford to lose.
+    pub fn send_volatile(&self, packet: Outgoing) -> bool {
+        if self.is_closed() || self.tx.capacity() < self.tx.max_capacity() {
+            return false;
+        }
+        self.tx.try_send(packet).is_ok()
+    }
+
     /// Ends the session (idempotent): transports stop, the layer above hears `on_close`.
     pub fn close(&self, reason: CloseReason) {
         if self.reason.set(reason).is_err() {
@@ -223,7 +307,7 @@ impl Session {
         tracing::debug!(sid = %self.sid, reason = reason.as_str(), "engine.io session closed");
         self.closed.cancel();
         if let Some(removed) = lock(&self.on_removed).take() {
-            removed();
+            removed(reason);
         }
         // Taking the handler breaks the session <-> socket reference cycle.
         let handler = lock(&self.handler).take();

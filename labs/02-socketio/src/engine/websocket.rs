@@ -119,7 +119,7 @@ async fn read(session: &Arc<Session>, stream: &mut SplitStream<WebSocket>) {
         };
         match message {
             Some(Ok(Message::Text(text))) => {
-                if let Err(error) = dispatch_text(session, &text) {
+                if let Err(error) = dispatch_text(session, &text).await {
                     tracing::debug!(sid = session.sid(), %error, "invalid engine.io packet");
                     session.close(CloseReason::ParseError);
                     return;
@@ -127,7 +127,7 @@ async fn read(session: &Arc<Session>, stream: &mut SplitStream<WebSocket>) {
             }
             Some(Ok(Message::Binary(data))) => {
                 if let Some(handler) = session.handler() {
-                    super::guarded(session, || handler.on_binary(data));
+                    super::guarded(session, handler.on_binary(data)).await;
                 }
             }
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
