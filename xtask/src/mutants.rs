@@ -5,9 +5,12 @@
 //! the tests hang was noticed (the grader would fail that step too). Unviable mutants
 //! (that do not compile) count for nothing. The score per lab goes into the instructors'
 //! appendix, between the `<!-- mutation-scores -->` markers, so it can be rewritten.
-//! By default only the files the learner writes in are mutated (those where the lab has
-//! a `todo!(`): that is the code the tests must pin down, and the whole solution (the
-//! CLI, the demo page) would take hours on two cores. Only the lab's test binary runs
+//! By default only the functions the learner writes in are mutated (those holding a
+//! `[[step.region]]` of steps.toml, in the files where the lab has a `todo!(`): that is the
+//! code the lab's tests must pin down. The code around them is the course's own, given to
+//! the learner and tested by the solution's other test binaries (chapter 2's extension
+//! points, for instance); mutating it too would measure those tests with the wrong binary,
+//! and the whole solution would take hours on two cores. Only the lab's test binary runs
 //! against each mutant. Extra arguments after `--` go to cargo-mutants for a narrower
 //! run (`--shard 0/4` samples the default scope; `--file`, `--in-diff` replace it); the
 //! table says which.
@@ -65,8 +68,9 @@ pub fn mutants(lab: &str, extra: &[String]) -> Result<()> {
         lab.solution_package
     ));
     let learner_files = learner_files(&lab)?;
+    let learner_functions = learner_functions(&lab)?;
     // Extra arguments add to the default scope (`--shard 1/4` samples the learner's
-    // files), unless they choose files themselves.
+    // functions), unless they choose files themselves.
     let own_files = extra.iter().any(|a| {
         a == "--file" || a == "-f" || a.starts_with("--file=") || a.starts_with("--in-diff")
     });
@@ -76,9 +80,13 @@ pub fn mutants(lab: &str, extra: &[String]) -> Result<()> {
         learner_files
             .iter()
             .flat_map(|f| ["--file".to_owned(), f.clone()])
+            .chain(["--re".to_owned(), functions_regex(&learner_functions)])
             .collect()
     };
     scope.extend(extra.iter().cloned());
+    if !own_files {
+        println!("learner's functions: {}", learner_functions.join(", "));
+    }
     let mut command = workspace::cargo();
     // cargo-mutants builds each mutant in a scratch copy of the workspace, with that copy's own
     // `target/`. An inherited CARGO_TARGET_DIR would send the mutated builds into the learner's
@@ -150,7 +158,11 @@ pub fn mutants(lab: &str, extra: &[String]) -> Result<()> {
         } else {
             format!(" (sample: {})", extra.join(" "))
         };
-        format!("learner's files: {}{sample}", short.join(", "))
+        format!(
+            "learner's functions: {} in {}{sample}",
+            learner_functions.join(", "),
+            short.join(", ")
+        )
     } else {
         format!("cargo mutants {}", extra.join(" "))
     };
@@ -188,6 +200,119 @@ fn learner_files(lab: &workspace::Lab) -> Result<Vec<String>> {
                 let solution_file = solution_src.join(inside);
                 let shown = solution_file.strip_prefix(&root).unwrap_or(&solution_file);
                 files.push(shown.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// The functions that hold the lab's learner regions, qualified as cargo-mutants names them
+/// (`LocalAdapter::recipients`, or `run` for a free function), sorted and deduplicated.
+fn learner_functions(lab: &workspace::Lab) -> Result<Vec<String>> {
+    let steps = crate::steps::load(&lab.dir)?;
+    let sources = rust_files(&lab.solution_dir.join("src"))?
+        .into_iter()
+        .map(|path| Ok(std::fs::read_to_string(&path)?))
+        .collect::<Result<Vec<String>>>()?;
+    let mut functions = Vec::new();
+    for region in steps.steps.iter().flat_map(|s| &s.regions) {
+        let marker = format!("// ANCHOR: {}", region.anchor);
+        let found = sources.iter().find_map(|text| {
+            let lines: Vec<&str> = text.lines().collect();
+            let at = lines.iter().position(|l| l.trim() == marker)?;
+            enclosing_function(&lines[..=at])
+        });
+        match found {
+            Some(name) => functions.push(name),
+            None => bail!(
+                "region `{}` of {}: no function encloses its anchor in the solution",
+                region.anchor,
+                lab.dir_name
+            ),
+        }
+    }
+    functions.sort();
+    functions.dedup();
+    Ok(functions)
+}
+
+/// The function a region's anchor sits in (the last `fn` above it), prefixed by the type of
+/// the `impl` block around it, if any. A region that is a whole `fn` (its anchor just above)
+/// is named by the line after the anchor.
+fn enclosing_function(lines_to_anchor: &[&str]) -> Option<String> {
+    let fn_name = |line: &str| {
+        let (_, rest) = line.split_once("fn ")?;
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        (!name.is_empty()).then_some(name)
+    };
+    let (at, name) = lines_to_anchor
+        .iter()
+        .enumerate()
+        .rev()
+        .find_map(|(i, line)| {
+            let trimmed = line.trim_start();
+            let is_fn = trimmed.starts_with("fn ")
+                || trimmed.starts_with("pub fn ")
+                || trimmed.starts_with("pub(crate) fn ")
+                || trimmed.starts_with("async fn ")
+                || trimmed.starts_with("pub async fn ")
+                || trimmed.starts_with("pub(crate) async fn ");
+            is_fn.then(|| fn_name(trimmed).map(|n| (i, n))).flatten()
+        })?;
+    // An `impl` opened at column 0 above the fn, with no item closed at column 0 between.
+    let owner = lines_to_anchor[..at].iter().rev().find_map(|line| {
+        if line.starts_with('}') {
+            return Some(None);
+        }
+        let rest = line.strip_prefix("impl")?;
+        let head = rest.split('{').next()?.trim();
+        let head = head
+            .strip_prefix('<')
+            .map_or(head, |h| h.split_once('>').map_or(h, |(_, t)| t))
+            .trim();
+        let ty = head.rsplit(" for ").next()?.trim();
+        let ty: String = ty
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        Some((!ty.is_empty()).then_some(ty))
+    });
+    Some(match owner.flatten() {
+        Some(ty) => format!("{ty}::{name}"),
+        None => name,
+    })
+}
+
+/// cargo-mutants' `--re`: mutants whose name says they are in one of `functions`, either
+/// `replace FN -> ...` (the body) or `... in FN` (an operator inside it).
+fn functions_regex(functions: &[String]) -> String {
+    let names: Vec<String> = functions.iter().map(|f| regex_escape(f)).collect();
+    format!("(replace | in )({})( |$)", names.join("|"))
+}
+
+fn regex_escape(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let special = "\\.+*?()|[]{}^$".contains(c);
+            special.then_some('\\').into_iter().chain([c])
+        })
+        .collect()
+}
+
+fn rust_files(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
             }
         }
     }
@@ -277,6 +402,23 @@ pub fn with_row(text: &str, lab: &str, row: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_region_is_named_by_its_function_and_impl() {
+        let source = "impl<T> Adapter for LocalAdapter {\n    fn other() {}\n    pub fn recipients(&self) {\n        // ANCHOR: recipients";
+        let lines: Vec<&str> = source.lines().collect();
+        assert_eq!(
+            super::enclosing_function(&lines).as_deref(),
+            Some("LocalAdapter::recipients")
+        );
+        let free = "impl A {\n}\n\npub async fn run(x: u8) {\n    // ANCHOR: heartbeat";
+        let lines: Vec<&str> = free.lines().collect();
+        assert_eq!(super::enclosing_function(&lines).as_deref(), Some("run"));
+        assert_eq!(
+            super::functions_regex(&["A::b".into(), "run".into()]),
+            "(replace | in )(A::b|run)( |$)"
+        );
+    }
 
     #[test]
     fn timeouts_count_as_caught_and_unviable_count_for_nothing() {
