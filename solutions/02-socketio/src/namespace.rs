@@ -189,15 +189,15 @@ impl Namespace {
         self.operator().except(room)
     }
 
-    /// Hands a broadcast to the adapter. With a session store, an EVENT without ack id that is
-    /// not volatile is recorded first, and gets its offset as last argument; recordings go
+    /// Hands a broadcast to the adapter. With a session store, an event (binary or not) without
+    /// ack id that is not volatile is recorded first, and gets its offset as last argument; recordings go
     /// through one queue, so offsets follow the order of the emits.
     pub(crate) fn broadcast(
         self: &Arc<Self>,
         packet: Packet,
         options: BroadcastOptions,
     ) -> AdapterFuture<'static, ()> {
-        let recorded = packet.kind == PacketType::Event
+        let recorded = matches!(packet.kind, PacketType::Event | PacketType::BinaryEvent)
             && packet.id.is_none()
             && !options.flags.volatile
             && self.shared.store.is_some();
