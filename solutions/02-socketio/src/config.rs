@@ -26,6 +26,20 @@ pub struct Config {
     pub max_attachments: usize,
     /// Packets queued for one client before it is considered too slow and disconnected.
     pub max_buffered_packets: usize,
+    /// Bytes queued for one client (text and attachments) before it is considered too slow and
+    /// disconnected ("transport buffer full"). A packet count alone lets 1,024 packets of up to
+    /// `max_payload` each pile up per client; this bounds the memory a stalled client can hold.
+    /// The default, 1 MiB, is thousands of chat messages, seconds behind on any link; a single
+    /// packet larger than the bound still goes to a client whose queue is empty.
+    pub max_buffered_bytes: usize,
+    /// How long a closing WebSocket may take to write what was queued and its close frame. Then
+    /// the connection is dropped, whatever the peer does: a peer that stopped reading cannot
+    /// keep the task, its queue and the socket alive.
+    pub close_timeout: Duration,
+    /// The WebSocket read buffer of each connection, in bytes. tungstenite's default (128 KiB)
+    /// is zero-filled on the first read, so it is resident memory for every idle connection;
+    /// a larger message still grows the buffer as needed, up to `max_payload`.
+    pub websocket_read_buffer: usize,
 }
 
 impl Default for Config {
@@ -39,6 +53,9 @@ impl Default for Config {
             upgrade_timeout: Duration::from_millis(10_000),
             max_attachments: 10,
             max_buffered_packets: 1024,
+            max_buffered_bytes: 1 << 20,
+            close_timeout: Duration::from_millis(3_000),
+            websocket_read_buffer: 4096,
         }
     }
 }

@@ -15,6 +15,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::Request;
@@ -24,7 +25,7 @@ use crate::adapter::{Adapter, AdapterContext, AdapterFactory, LocalAdapter};
 use crate::client::Client;
 use crate::config::Config;
 use crate::engine::session::{Session, SessionHandler};
-use crate::engine::{Engine, EngineHandler};
+use crate::engine::{Engine, EngineHandler, ShutdownReport};
 use crate::middleware::ConnectMiddleware;
 use crate::namespace::{Namespace, NamespaceConfig};
 use crate::session_store::SessionStore;
@@ -169,5 +170,14 @@ impl SocketIo {
     /// The number of open Engine.IO sessions.
     pub fn session_count(&self) -> usize {
         self.engine.session_count()
+    }
+
+    /// Shuts the server down gracefully, within `deadline`: new connections are refused (503),
+    /// every socket is disconnected with "server shutting down" (its client reconnects, to
+    /// another instance or to this one restarted), and every session task is awaited. Call it
+    /// when the process is told to stop, before axum's graceful shutdown; see the chapter's
+    /// `main.rs`.
+    pub async fn shutdown(&self, deadline: Duration) -> ShutdownReport {
+        self.engine.shutdown(deadline).await
     }
 }
