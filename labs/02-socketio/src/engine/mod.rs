@@ -215,7 +215,7 @@ impl Engine {
                     },
                 };
                 let handshake = Handshake {
-                    headers: parts.headers.clone(),
+                    headers: session::owned_headers(&parts.headers),
                     query,
                 };
                 let max = self.config.max_payload;
@@ -235,7 +235,7 @@ impl Engine {
             Some("polling") => match (sid, parts.method.clone()) {
                 (None, Method::GET) => {
                     let handshake = Handshake {
-                        headers: parts.headers.clone(),
+                        headers: session::owned_headers(&parts.headers),
                         query,
                     };
                     let (_session, open) = self.open(Transport::Polling, handshake);

@@ -11,7 +11,7 @@ use std::future::Future;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderValue};
 use bytes::Bytes;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -71,6 +71,19 @@ impl CloseReason {
 pub struct Handshake {
     pub headers: HeaderMap,
     pub query: HashMap<String, String>,
+}
+
+/// A copy of `headers` that owns its bytes. hyper parses header values without copying them:
+/// each one is a slice of the connection's read buffer (16 KiB), so keeping the request's own
+/// `HeaderMap` for the session's lifetime would keep that whole buffer alive per connection.
+pub fn owned_headers(headers: &HeaderMap) -> HeaderMap {
+    let mut owned = HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        let mut copy = HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone());
+        copy.set_sensitive(value.is_sensitive());
+        owned.append(name.clone(), copy);
+    }
+    owned
 }
 
 /// The layer above a session (Socket.IO), told about every message and the end.
@@ -280,6 +293,18 @@ mod tests {
             queue,
             TaskTracker::new(),
         )
+    }
+
+    #[test]
+    fn owned_headers_do_not_share_the_request_buffer() {
+        let buffer = Bytes::from(b"GET / HTTP/1.1\r\nx-a: 1\r\n".to_vec());
+        let mut headers = HeaderMap::new();
+        let shared = HeaderValue::from_maybe_shared(buffer.slice(21..22)).unwrap();
+        headers.append("x-a", shared);
+        let owned = owned_headers(&headers);
+        assert_eq!(owned.get("x-a").unwrap(), "1");
+        let (a, b) = (headers["x-a"].as_bytes(), owned["x-a"].as_bytes());
+        assert_ne!(a.as_ptr(), b.as_ptr(), "the value was copied");
     }
 
     #[test]
