@@ -2,10 +2,17 @@
 //!
 //! `--addr 127.0.0.1:PORT` (default 3002). Settings are socket.io's defaults; the environment
 //! variables `PING_INTERVAL_MS`, `PING_TIMEOUT_MS` and `MAX_PAYLOAD` override them.
+//!
+//! On Ctrl-C or SIGTERM it shuts down gracefully: every socket is told "server shutting down"
+//! (its client reconnects elsewhere, or here once restarted), then axum finishes the HTTP
+//! answers in flight.
 
 use std::time::Duration;
 
 use socketio::Config;
+
+/// How long a shutdown may take: WebSockets get `close_timeout` (3 s) to drain.
+const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(5);
 
 fn env_number(name: &str) -> Option<u64> {
     std::env::var(name).ok()?.parse().ok()
@@ -28,9 +35,14 @@ async fn main() -> std::io::Result<()> {
     if let Some(bytes) = env_number("MAX_PAYLOAD") {
         config.max_payload = bytes as usize;
     }
-    let (_io, app) = socketio::demo::app(config);
+    let (io, app) = socketio::demo::app(config);
     let listener = kit::serve::bind_and_announce(kit::serve::addr_from_args(3002)).await?;
+    let stop = async move {
+        kit::serve::shutdown_signal().await;
+        let report = io.shutdown(SHUTDOWN_DEADLINE).await;
+        tracing::info!(?report, "socket.io sessions closed");
+    };
     axum::serve(listener, app)
-        .with_graceful_shutdown(kit::serve::shutdown_signal())
+        .with_graceful_shutdown(stop)
         .await
 }

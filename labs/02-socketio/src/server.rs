@@ -15,6 +15,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::Request;
@@ -28,7 +29,7 @@ use crate::adapter::{
 use crate::client::Client;
 use crate::config::Config;
 use crate::engine::session::{Session, SessionHandler};
-use crate::engine::{Engine, EngineHandler, EngineHooks};
+use crate::engine::{Engine, EngineHandler, EngineHooks, ShutdownReport};
 use crate::hooks::{AllowRequest, EventHook};
 use crate::middleware::ConnectMiddleware;
 use crate::namespace::{self, Namespace, NamespaceConfig};
@@ -244,5 +245,19 @@ impl SocketIo {
     /// The number of open Engine.IO sessions.
     pub fn session_count(&self) -> usize {
         self.engine.session_count()
+    }
+
+    /// Shuts the server down gracefully, within `deadline`: new connections are refused (503),
+    /// every socket is disconnected with "server shutting down" (its client reconnects, to
+    /// another instance or to this one restarted), and every session task is awaited. Call it
+    /// when the process is told to stop, before axum's graceful shutdown; see the chapter's
+    /// `main.rs`. Last, every namespace's adapter is closed (a cluster adapter unsubscribes),
+    /// once no socket is left to deliver to.
+    pub async fn shutdown(&self, deadline: Duration) -> ShutdownReport {
+        let report = self.engine.shutdown(deadline).await;
+        if let Err(error) = self.close_adapters().await {
+            tracing::warn!(%error, "an adapter did not close cleanly");
+        }
+        report
     }
 }

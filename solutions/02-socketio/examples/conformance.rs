@@ -40,7 +40,12 @@ async fn main() -> std::io::Result<()> {
     // The suite may run from a browser page on another origin.
     let app = io.router().layer(CorsLayer::permissive());
     let listener = kit::serve::bind_and_announce(kit::serve::addr_from_args(3000)).await?;
+    // Ctrl-C or SIGTERM: sockets are told "server shutting down", then axum finishes.
+    let stop = async move {
+        kit::serve::shutdown_signal().await;
+        io.shutdown(Duration::from_secs(5)).await;
+    };
     axum::serve(listener, app)
-        .with_graceful_shutdown(kit::serve::shutdown_signal())
+        .with_graceful_shutdown(stop)
         .await
 }

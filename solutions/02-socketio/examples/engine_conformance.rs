@@ -59,13 +59,19 @@ async fn main() -> std::io::Result<()> {
         ..Config::default()
     };
     let engine = Engine::new(config, Arc::new(EchoServer));
-    let handler = any(move |request: Request| engine.clone().handle(request));
+    let serving = engine.clone();
+    let handler = any(move |request: Request| serving.clone().handle(request));
     let app = Router::new()
         .route("/engine.io/", handler)
         // The suite may run from a browser page on another origin.
         .layer(CorsLayer::permissive());
     let listener = kit::serve::bind_and_announce(kit::serve::addr_from_args(3000)).await?;
+    // Ctrl-C or SIGTERM: sessions are closed ("server shutting down"), then axum finishes.
+    let stop = async move {
+        kit::serve::shutdown_signal().await;
+        engine.shutdown(Duration::from_secs(5)).await;
+    };
     axum::serve(listener, app)
-        .with_graceful_shutdown(kit::serve::shutdown_signal())
+        .with_graceful_shutdown(stop)
         .await
 }

@@ -51,13 +51,14 @@ impl Client {
         })
     }
 
-    /// Closes the session if no namespace was joined within `timeout`.
+    /// Closes the session if no namespace was joined within `timeout`. Spawned on the
+    /// session's tracker, so that a shutdown waits for it.
     pub(crate) fn spawn_connect_timeout(
         client: Weak<Client>,
         session: Arc<Session>,
         timeout: std::time::Duration,
     ) {
-        tokio::spawn(async move {
+        session.clone().spawn(async move {
             tokio::select! {
                 _ = session.closed() => {}
                 _ = tokio::time::sleep(timeout) => {

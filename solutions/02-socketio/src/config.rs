@@ -32,6 +32,23 @@ pub struct Config {
     /// Restored sockets skip the connect middlewares (socket.io's `skipMiddlewares`). Off by
     /// default, unlike socket.io: a token revoked while the client was away must not come back.
     pub recovery_skips_middlewares: bool,
+    /// Bytes queued for one client (text and attachments) before it is considered too slow and
+    /// disconnected ("transport buffer full"). A packet count alone lets 1,024 packets of up to
+    /// `max_payload` each pile up per client; this bounds the memory a stalled client can hold.
+    /// The default, 1 MiB, is thousands of chat messages, seconds behind on any link; a single
+    /// packet larger than the bound still goes to a client whose queue is empty.
+    pub max_buffered_bytes: usize,
+    /// How long a closing WebSocket may take to write what was queued and its close frame. Then
+    /// the connection is dropped, whatever the peer does: a peer that stopped reading cannot
+    /// keep the task, its queue and the socket alive.
+    pub close_timeout: Duration,
+    /// The WebSocket read buffer of each connection, in bytes: also the most read per system
+    /// call. tungstenite's default (128 KiB) is zero-filled on the first read, so it is resident
+    /// memory for every idle connection. 2 KiB holds a chat-sized message in one read; a larger
+    /// message still grows the buffer as needed, up to `max_payload`. Measured with
+    /// `cargo xtask bench socketio` (idle scenario): 147 KiB per idle connection before, 10.9 KiB
+    /// with this buffer and the handshake headers copied out of hyper's read buffer.
+    pub websocket_read_buffer: usize,
 }
 
 impl Default for Config {
@@ -47,6 +64,9 @@ impl Default for Config {
             max_buffered_packets: 1024,
             max_sessions: 100_000,
             recovery_skips_middlewares: false,
+            max_buffered_bytes: 1 << 20,
+            close_timeout: Duration::from_millis(3_000),
+            websocket_read_buffer: 2048,
         }
     }
 }

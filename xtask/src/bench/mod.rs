@@ -9,6 +9,7 @@ use anyhow::Result;
 use clap::Subcommand;
 
 mod socketio;
+mod socketio_idle;
 
 #[derive(Subcommand)]
 pub enum BenchCommand {

@@ -3,8 +3,10 @@
 //! N WebSocket clients connect to the chapter 2 solution, each joins one of R rooms, and S of
 //! them emit `chat` to their room at a fixed rate for a fixed time. We report how long
 //! connecting took, how many deliveries per second the server made, how many were lost, the
-//! latency from a sender's emit to a member's receipt (p50, p99), and the server's resident
-//! memory per connection.
+//! latency from a sender's emit to a member's receipt (p50, p99), the server's resident
+//! memory per connection and its CPU time per delivery. A second scenario, on a fresh server,
+//! holds many mostly idle clients (handshake, `40`, then only pongs) and reports the server's
+//! resident memory per idle connection.
 //!
 //! Two choices keep the numbers honest:
 //! - the server is a *child process* (release build), so `/proc/PID/status` gives its own RSS,
@@ -48,13 +50,22 @@ pub struct Args {
     /// Seconds of sending.
     #[arg(long, default_value_t = 10)]
     pub duration: u64,
+    /// Clients of the idle scenario (0 skips it): they connect, answer pings, and nothing else.
+    #[arg(long, default_value_t = 10_000)]
+    pub idle_clients: usize,
+    /// Seconds the idle clients are held after connecting (the server pings every 2 s meanwhile).
+    #[arg(long, default_value_t = 6)]
+    pub idle_hold: u64,
+    /// Measure this server binary instead of building the solution (to compare two builds).
+    #[arg(long)]
+    pub server: Option<PathBuf>,
     /// Print the table only; do not write book/measurements/socketio.md.
     #[arg(long)]
     pub no_write: bool,
 }
 
 /// Handshakes in flight at once: more would only overflow the listen backlog.
-const CONNECTS_IN_FLIGHT: usize = 64;
+pub(super) const CONNECTS_IN_FLIGHT: usize = 64;
 /// Any single wait of a client (handshake frame, ack).
 const STEP_LIMIT: Duration = Duration::from_secs(15);
 /// After the last emit, how long we wait for deliveries still in flight.
@@ -75,8 +86,11 @@ pub fn run(args: Args) -> Result<()> {
         args.rate > 0 && args.duration > 0,
         "--rate and --duration must be at least 1"
     );
-    raise_open_files_limit(args.clients)?;
-    let binary = build_server()?;
+    raise_open_files_limit(args.clients.max(args.idle_clients))?;
+    let binary = match &args.server {
+        Some(path) => path.clone(),
+        None => build_server()?,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -87,7 +101,17 @@ pub fn run(args: Args) -> Result<()> {
             .await
             .map_err(|_| anyhow!("the bench did not finish within {limit:?}"))?
     })?;
-    let table = report.markdown(&args);
+    let idle = if args.idle_clients == 0 {
+        None
+    } else {
+        let limit = Duration::from_secs(args.idle_hold + 240);
+        Some(runtime.block_on(async {
+            tokio::time::timeout(limit, super::socketio_idle::measure(&binary, &args))
+                .await
+                .map_err(|_| anyhow!("the idle scenario did not finish within {limit:?}"))?
+        })?)
+    };
+    let table = report.markdown(&args, idle.as_ref());
     println!("\n{table}");
     if !args.no_write {
         let path = workspace::root().join("book/measurements/socketio.md");
@@ -153,14 +177,19 @@ fn build_server() -> Result<PathBuf> {
 }
 
 /// The server as a child process, killed when dropped.
-struct Server {
+pub(super) struct Server {
     child: tokio::process::Child,
-    addr: String,
+    pub(super) addr: String,
 }
 
 impl Server {
-    async fn start(binary: &PathBuf) -> Result<Server> {
-        let mut child = tokio::process::Command::new(binary)
+    /// Starts the server; `ping_interval_ms` overrides socket.io's 25 s (`PING_INTERVAL_MS`).
+    pub(super) async fn start(binary: &PathBuf, ping_interval_ms: Option<u64>) -> Result<Server> {
+        let mut command = tokio::process::Command::new(binary);
+        if let Some(ms) = ping_interval_ms {
+            command.env("PING_INTERVAL_MS", ms.to_string());
+        }
+        let mut child = command
             .args(["--addr", "127.0.0.1:0"])
             // One log line per connection would cost the server more than the chat itself.
             .env("RUST_LOG", "warn")
@@ -191,8 +220,29 @@ impl Server {
         Ok(Server { child, addr })
     }
 
+    /// CPU time the server process has used so far, user + system (`/proc/PID/stat`).
+    pub(super) fn cpu_time(&self) -> Result<Duration> {
+        let pid = self.child.id().context("the server has exited")?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .context("reading /proc/PID/stat (the bench needs Linux)")?;
+        // The command name (field 2) may hold spaces: count fields after its closing `)`.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.split_whitespace().collect())
+            .unwrap_or_default();
+        // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after `)`.
+        let ticks: u64 = [11, 12]
+            .iter()
+            .map(|&i| fields.get(i).and_then(|f| f.parse::<u64>().ok()))
+            .sum::<Option<u64>>()
+            .context("no utime/stime in /proc/PID/stat")?;
+        Ok(Duration::from_secs_f64(
+            ticks as f64 / clock_ticks_per_second() as f64,
+        ))
+    }
+
     /// Resident memory of the server process, in KiB (`VmRSS` in /proc/PID/status).
-    fn rss_kib(&self) -> Result<u64> {
+    pub(super) fn rss_kib(&self) -> Result<u64> {
         let pid = self.child.id().context("the server has exited")?;
         let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
             .context("reading /proc/PID/status (the bench needs Linux)")?;
@@ -204,11 +254,22 @@ impl Server {
     }
 }
 
-type Ws =
+/// The unit of `/proc/PID/stat`'s times (`getconf CLK_TCK`, 100 on Linux unless told otherwise).
+fn clock_ticks_per_second() -> u64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .filter(|&ticks| ticks > 0)
+        .unwrap_or(100)
+}
+
+pub(super) type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// The next text frame that is not a ping; pings are answered on the spot.
-async fn next_text(ws: &mut Ws, what: &str) -> Result<String> {
+pub(super) async fn next_text(ws: &mut Ws, what: &str) -> Result<String> {
     loop {
         let frame = tokio::time::timeout(STEP_LIMIT, ws.next())
             .await
@@ -272,15 +333,15 @@ struct Report {
     rss_idle_kib: u64,
     rss_connected_kib: u64,
     rss_after_kib: u64,
+    /// Server CPU time (user + system) from the first emit to the end of the drain.
+    cpu_sending: Duration,
     /// `/proc/loadavg` before the run: other work on the machine skews latency.
     load_average: String,
 }
 
 async fn measure(binary: &PathBuf, args: &Args) -> Result<Report> {
-    let load_average = std::fs::read_to_string("/proc/loadavg")
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "unknown".to_owned());
-    let server = Server::start(binary).await?;
+    let load_average = load_average();
+    let server = Server::start(binary, None).await?;
     let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", server.addr);
     let rss_idle_kib = server.rss_kib()?;
 
@@ -376,6 +437,7 @@ async fn measure(binary: &PathBuf, args: &Args) -> Result<Report> {
         args.senders, args.rate, args.duration
     ));
     let send_started = Instant::now();
+    let cpu_before = server.cpu_time()?;
     let mut senders = Vec::new();
     for (outbox, room) in outboxes {
         let period = Duration::from_secs_f64(1.0 / f64::from(args.rate));
@@ -403,6 +465,7 @@ async fn measure(binary: &PathBuf, args: &Args) -> Result<Report> {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let send_window = send_started.elapsed();
+    let cpu_sending = server.cpu_time()?.saturating_sub(cpu_before);
     let _ = stop.send(true);
     let mut latencies = Vec::new();
     for reader in readers {
@@ -427,8 +490,16 @@ async fn measure(binary: &PathBuf, args: &Args) -> Result<Report> {
         rss_idle_kib,
         rss_connected_kib,
         rss_after_kib,
+        cpu_sending,
         load_average,
     })
+}
+
+/// `/proc/loadavg`'s three averages: other work on the machine skews latency.
+pub(super) fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".to_owned())
 }
 
 /// The value below which `p` percent of the sorted `values` fall (nearest rank).
@@ -445,7 +516,7 @@ fn ms(d: Duration) -> String {
 }
 
 impl Report {
-    fn markdown(&self, args: &Args) -> String {
+    fn markdown(&self, args: &Args, idle: Option<&super::socketio_idle::IdleReport>) -> String {
         let lost = self.expected.saturating_sub(self.received);
         let loss = if self.expected == 0 {
             0.0
@@ -455,11 +526,28 @@ impl Report {
         let per_connection =
             |kib: u64| kib.saturating_sub(self.rss_idle_kib) as f64 / args.clients as f64;
         let deliveries_per_s = self.received as f64 / self.send_window.as_secs_f64();
+        let cpu_per_delivery = if self.received == 0 {
+            "no deliveries".to_owned()
+        } else {
+            format!(
+                "{:.2} µs ({:.2} s of CPU for {} deliveries)",
+                self.cpu_sending.as_secs_f64() * 1e6 / self.received as f64,
+                self.cpu_sending.as_secs_f64(),
+                self.received
+            )
+        };
         let command = format!(
-            "cargo xtask bench socketio --clients {} --rooms {} --senders {} --rate {} --duration {}",
-            args.clients, args.rooms, args.senders, args.rate, args.duration
+            "cargo xtask bench socketio --clients {} --rooms {} --senders {} --rate {} --duration {} \
+             --idle-clients {} --idle-hold {}",
+            args.clients,
+            args.rooms,
+            args.senders,
+            args.rate,
+            args.duration,
+            args.idle_clients,
+            args.idle_hold
         );
-        let rows = [
+        let mut rows = vec![
             (
                 "load".to_owned(),
                 format!(
@@ -484,6 +572,10 @@ impl Report {
             (
                 "deliveries per second".to_owned(),
                 format!("{deliveries_per_s:.0}"),
+            ),
+            (
+                "server CPU per delivery (user + system, first emit to end of drain)".to_owned(),
+                cpu_per_delivery,
             ),
             (
                 "latency, emit to receipt, p50 / p99 / max".to_owned(),
@@ -518,14 +610,17 @@ impl Report {
                 self.closed_by_server.to_string(),
             ),
         ];
+        if let Some(idle) = idle {
+            rows.extend(idle.rows());
+        }
         let mut out = String::from("| measure | value |\n|---|---|\n");
         for (name, value) in rows {
             out.push_str(&format!("| {name} | {value} |\n"));
         }
         out.push_str(&format!(
-            "\nMeasured with `{command}`: the solution's release build as a child process, the \
-             clients in the bench's own process on the same machine (they share its CPUs). {}; \
-             load average before the run: {}.\n",
+            "\nMeasured with `{command}`: the solution's release build as a child process (a fresh \
+             one for the idle clients), the clients in the bench's own process on the same \
+             machine (they share its CPUs). {}; load average before the run: {}.\n",
             super::machine_stamp(),
             self.load_average
         ));

@@ -3,20 +3,32 @@
 //! In Engine.IO v4 the server pings (v3 had the client ping). A client that does not answer in
 //! time is gone (a laptop lid closed, a dead NAT mapping): the session is closed with
 //! "ping timeout", which is how the server finds out at all.
+//!
+//! Both waits end at instants fixed in advance (`sleep_until`), not after durations started
+//! whenever the task got to run: the first ping is due `interval` after the session opened,
+//! and the session closes `timeout` after the ping was due. A late wake-up then delays nothing
+//! else, and a client that never answers is gone at `interval + timeout`, as in the reference
+//! server.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
+
+use futures_util::FutureExt;
+use tokio::time::{Instant, sleep_until};
 
 use super::packet::Outgoing;
 use super::session::{CloseReason, Session};
 
-/// Runs until the session closes: ping, wait for the pong, repeat.
-pub async fn run(session: Arc<Session>, interval: Duration, timeout: Duration) {
+/// Runs until the session closes: ping, wait for the pong, repeat. `opened` is when the
+/// session was opened: the first ping is due `interval` later.
+pub async fn run(session: Arc<Session>, opened: Instant, interval: Duration, timeout: Duration) {
     // ANCHOR: heartbeat
+    let mut ping_at = opened + interval;
     loop {
         tokio::select! {
             _ = session.closed() => return,
-            _ = tokio::time::sleep(interval) => {}
+            _ = sleep_until(ping_at) => {}
         }
         if !session.send(Outgoing::ping()) {
             return;
@@ -24,22 +36,30 @@ pub async fn run(session: Arc<Session>, interval: Duration, timeout: Duration) {
         tokio::select! {
             _ = session.closed() => return,
             _ = session.pong.notified() => {}
-            _ = tokio::time::sleep(timeout) => {
+            _ = sleep_until(ping_at + timeout) => {
                 session.close(CloseReason::PingTimeout);
                 return;
             }
         }
+        ping_at = Instant::now() + interval;
     }
     // ANCHOR_END: heartbeat
 }
 
-/// Starts the heartbeat; if it panics (a bug, or the lab's `todo!`), the session is closed
-/// instead of living on without a heartbeat.
-pub fn spawn(session: Arc<Session>, interval: Duration, timeout: Duration) {
-    let task = tokio::spawn(run(session.clone(), interval, timeout));
-    tokio::spawn(async move {
-        if task.await.is_err() {
-            session.close(CloseReason::ServerClose);
-        }
-    });
+/// Starts the heartbeat on the session's tracker; if it panics (a bug, or the lab's `todo!`),
+/// the session is closed instead of living on without a heartbeat. One task: the panic is
+/// caught where it happens, not by a second task watching the first.
+pub fn spawn(session: Arc<Session>, opened: Instant, interval: Duration, timeout: Duration) {
+    let beat = run(session.clone(), opened, interval, timeout);
+    session.clone().spawn(supervised(session, beat));
+}
+
+async fn supervised(session: Arc<Session>, beat: impl Future<Output = ()>) {
+    if std::panic::AssertUnwindSafe(beat)
+        .catch_unwind()
+        .await
+        .is_err()
+    {
+        session.close(CloseReason::ServerClose);
+    }
 }

@@ -8,11 +8,14 @@
 pub mod heartbeat;
 pub mod packet;
 pub mod polling;
+mod queue;
 pub mod session;
 pub mod websocket;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use std::net::SocketAddr;
 use std::time::SystemTime;
@@ -23,12 +26,14 @@ use axum::http::{Method, StatusCode, header, request::Parts};
 use axum::response::{IntoResponse, Response};
 use futures_util::FutureExt;
 use rand::distr::{Alphanumeric, SampleString};
+use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::hooks::{AllowRequest, Refusal, RequestInfo};
 use crate::observe::{NoObserver, SharedObserver};
 use packet::OpenPacket;
-use session::{Handshake, Session, SessionHandler, Transport, lock};
+use queue::Queue;
+use session::{CloseReason, Handshake, Session, SessionHandler, Transport, lock};
 
 /// Creates the layer above for each new session (the Socket.IO server implements it).
 pub trait EngineHandler: Send + Sync + 'static {
@@ -59,6 +64,19 @@ pub struct Engine {
     sessions: Mutex<HashMap<String, Arc<Session>>>,
     handler: Arc<dyn EngineHandler>,
     hooks: EngineHooks,
+    /// Every task of every session (WebSocket, polling requests, heartbeat, timers).
+    tasks: TaskTracker,
+    /// Set by [`Engine::shutdown`]: new sessions and upgrades are refused.
+    stopping: AtomicBool,
+}
+
+/// What [`Engine::shutdown`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShutdownReport {
+    /// Sessions closed with "server shutting down".
+    pub closed_sessions: usize,
+    /// Session tasks still running when the deadline passed (0: everything ended in time).
+    pub tasks_left: usize,
 }
 
 /// Engine.IO's error answers: `{"code":N,"message":"..."}` with status 400.
@@ -75,6 +93,19 @@ pub(crate) fn error_with_status(status: StatusCode, code: u8, message: &str) -> 
 
 /// Engine.IO's code for a refused request ("Forbidden").
 const FORBIDDEN: u8 = 4;
+
+/// The answer to a handshake or an upgrade during a shutdown: 503, so that a client (or a load
+/// balancer) tries again elsewhere, with Engine.IO's error body. Code 3 is the protocol's generic
+/// "Bad request"; the message says why.
+fn shutting_down() -> Response {
+    let body = serde_json::json!({ "code": 3, "message": "Server shutting down" }).to_string();
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
+}
 
 impl Engine {
     pub fn new(config: Config, handler: Arc<dyn EngineHandler>) -> Arc<Engine> {
@@ -93,6 +124,8 @@ impl Engine {
             sessions: Mutex::new(HashMap::new()),
             handler,
             hooks,
+            tasks: TaskTracker::new(),
+            stopping: AtomicBool::new(false),
         })
     }
 
@@ -134,6 +167,31 @@ impl Engine {
         ))
     }
 
+    /// Stops this engine: refuses new sessions and upgrades (503), closes every session with
+    /// "server shutting down" (WebSockets get what was queued, then a close frame; a pending
+    /// polling GET gets `1`), and waits until every session task has ended, at most `deadline`.
+    /// Call it before axum's graceful shutdown, which then finishes the HTTP answers.
+    pub async fn shutdown(&self, deadline: Duration) -> ShutdownReport {
+        self.stopping.store(true, Ordering::SeqCst);
+        // A session opened concurrently sees `stopping` after registering itself (`open`), so
+        // it is either in this list or closes itself.
+        let sessions: Vec<Arc<Session>> = lock(&self.sessions).values().cloned().collect();
+        for session in &sessions {
+            session.close(CloseReason::ServerShutdown);
+        }
+        self.tasks.close();
+        let _ = tokio::time::timeout(deadline, self.tasks.wait()).await;
+        ShutdownReport {
+            closed_sessions: sessions.len(),
+            tasks_left: self.tasks.len(),
+        }
+    }
+
+    /// Whether [`Engine::shutdown`] has begun.
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
     /// The number of open sessions.
     pub fn session_count(&self) -> usize {
         lock(&self.sessions).len()
@@ -151,12 +209,18 @@ impl Engine {
         handshake: Handshake,
     ) -> (Arc<Session>, String) {
         let sid = Alphanumeric.sample_string(&mut rand::rng(), 20);
+        let queue = Queue::new(
+            self.config.max_buffered_packets,
+            self.config.max_buffered_bytes,
+        );
         let session = Arc::new(Session::new(
             sid.clone(),
             transport,
             handshake,
-            self.config.max_buffered_packets,
+            queue,
+            self.tasks.clone(),
         ));
+        let opened = tokio::time::Instant::now();
         lock(&self.sessions).insert(sid.clone(), session.clone());
         self.hooks.observer.session_opened(&sid, transport);
         let engine = Arc::downgrade(self);
@@ -182,9 +246,13 @@ impl Engine {
         session.set_handler(self.handler.on_open(&session));
         heartbeat::spawn(
             session.clone(),
+            opened,
             self.config.ping_interval,
             self.config.ping_timeout,
         );
+        if self.is_stopping() {
+            session.close(CloseReason::ServerShutdown);
+        }
         (session, open)
     }
 
@@ -197,6 +265,12 @@ impl Engine {
             return error(5, "Unsupported protocol version");
         }
         let sid = query.get("sid").cloned();
+        let transport = query.get("transport").map(String::as_str);
+        // During a shutdown, nothing new starts: no session, no upgrade. Requests of existing
+        // sessions go on (a GET collects its `1`).
+        if self.is_stopping() && (sid.is_none() || transport == Some("websocket")) {
+            return shutting_down();
+        }
         let opens = sid.is_none() && parts.method == Method::GET;
         let upgrades =
             sid.is_some() && query.get("transport").map(String::as_str) == Some("websocket");
@@ -205,7 +279,7 @@ impl Engine {
         {
             return refused;
         }
-        match query.get("transport").map(String::as_str) {
+        match transport {
             Some("websocket") => {
                 let existing = match &sid {
                     Some(sid) => match self.get(sid) {
@@ -229,9 +303,18 @@ impl Engine {
                 };
                 let handshake = handshake(&parts, query);
                 let max = self.config.max_payload;
+                // Taken now, so that a shutdown waits for a WebSocket whose upgrade is under way.
+                let task = self.tasks.token();
                 ws.max_message_size(max)
                     .max_frame_size(max)
-                    .on_upgrade(move |socket| websocket::run(self, socket, existing, handshake))
+                    .read_buffer_size(self.config.websocket_read_buffer)
+                    // Each packet is written and flushed at once (see `websocket::send`); no
+                    // buffer is kept between writes beyond the largest frame.
+                    .write_buffer_size(0)
+                    .on_upgrade(move |socket| async move {
+                        websocket::run(self, socket, existing, handshake).await;
+                        drop(task);
+                    })
             }
             Some("polling") => match (sid, parts.method.clone()) {
                 (None, Method::GET) => {
@@ -239,16 +322,20 @@ impl Engine {
                     let (_session, open) = self.open(Transport::Polling, handshake);
                     polling::text_response(open)
                 }
-                (Some(sid), method) => match self.get(&sid) {
-                    None => error(1, "Session ID unknown"),
-                    Some(session) if method == Method::GET => {
-                        polling::get(&self.config, session).await
+                (Some(sid), method) => {
+                    // A shutdown waits for the polling requests in flight too.
+                    let _task = self.tasks.token();
+                    match self.get(&sid) {
+                        None => error(1, "Session ID unknown"),
+                        Some(session) if method == Method::GET => {
+                            polling::get(&self.config, session).await
+                        }
+                        Some(session) if method == Method::POST => {
+                            polling::post(&self.config, session, Body::new(body)).await
+                        }
+                        Some(_) => error(2, "Bad handshake method"),
                     }
-                    Some(session) if method == Method::POST => {
-                        polling::post(&self.config, session, Body::new(body)).await
-                    }
-                    Some(_) => error(2, "Bad handshake method"),
-                },
+                }
                 (None, _) => error(2, "Bad handshake method"),
             },
             _ => error(0, "Transport unknown"),
@@ -267,7 +354,7 @@ fn peer(parts: &Parts) -> Option<SocketAddr> {
 /// What a new session keeps of the request that opened it.
 fn handshake(parts: &Parts, query: HashMap<String, String>) -> Handshake {
     Handshake {
-        headers: parts.headers.clone(),
+        headers: session::owned_headers(&parts.headers),
         query,
         address: peer(parts),
         issued: SystemTime::now(),
@@ -321,7 +408,7 @@ pub(crate) async fn dispatch_text(
             }
         }
         Incoming::Pong => session.pong.notify_one(),
-        Incoming::Close => session.close(session::CloseReason::TransportClose),
+        Incoming::Close => session.close(CloseReason::TransportClose),
         Incoming::Noop => {}
         // Only meaningful on a probing WebSocket, which handles them itself.
         Incoming::PingProbe => return Err(packet::PacketError::OutOfPlace("2probe")),

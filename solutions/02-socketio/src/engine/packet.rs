@@ -102,6 +102,11 @@ impl Outgoing {
         Outgoing::text(Utf8Bytes::from_static("6"))
     }
 
+    /// The bytes this packet holds (text and attachments): what it weighs in a client's queue.
+    pub fn size(&self) -> usize {
+        self.text.len() + self.binary.iter().map(Bytes::len).sum::<usize>()
+    }
+
     /// The bytes this packet takes in a polling payload: its text, then `\x1e` and
     /// `b` + padded base64 for each attachment (see `polling::encode_payload`).
     pub fn polling_len(&self) -> usize {

@@ -71,23 +71,25 @@ fn upgraded(session: &Session) -> Response {
 /// `max_payload` bytes (the first one always goes, however large: a client must be able to
 /// receive every packet). The rule is the reference client's for its POSTs. A session the server
 /// closes answers `1` (close); one the client closed (it POSTed `1`) answers `6` (noop), as the
-/// reference server does.
+/// reference server does. A GET the client aborts while it waits closes the session.
 pub async fn get(config: &Config, session: Arc<Session>) -> Response {
     if session.transport() == Transport::WebSocket {
         return upgraded(&session);
     }
-    let Ok(mut outbox) = session.outbox.try_lock() else {
+    let Some(reader) = session.try_reader() else {
         return bad_request(
             &session,
             StatusCode::BAD_REQUEST,
             "overlapping GET requests",
         );
     };
+    let pending = PendingGet(Some(&session));
     let first = tokio::select! {
         biased;
-        packet = outbox.recv() => packet,
+        packet = reader.recv() => Some(packet),
         _ = session.closed() => None,
     };
+    pending.answered();
     let Some(first) = first else {
         let last = match session.close_reason() {
             Some(CloseReason::TransportClose) => "6",
@@ -97,17 +99,38 @@ pub async fn get(config: &Config, session: Arc<Session>) -> Response {
     };
     let mut size = first.polling_len();
     let mut packets = vec![first];
-    while let Some(packet) = outbox.try_recv() {
+    while let Some(packet) = reader.try_recv() {
         // One separator, then the packet.
         let grown = size + 1 + packet.polling_len();
         if grown > config.max_payload {
-            outbox.put_back(packet);
+            reader.put_back(packet);
             break;
         }
         size = grown;
         packets.push(packet);
     }
     text_response(encode_payload(&packets))
+}
+
+/// A GET waiting for packets. Dropped before it has its answer, the request was aborted (hyper
+/// drops the handler of a connection the client closed): the client is gone or confused, and
+/// the session is closed as the reference server does ("poll connection closed prematurely",
+/// reason "transport error"). Packets already taken are in the answer, never lost here.
+struct PendingGet<'a>(Option<&'a Session>);
+
+impl PendingGet<'_> {
+    fn answered(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for PendingGet<'_> {
+    fn drop(&mut self) {
+        if let Some(session) = self.0 {
+            tracing::debug!(sid = session.sid(), "polling GET aborted, session closed");
+            session.close(CloseReason::TransportError);
+        }
+    }
 }
 
 /// `POST ?sid=...`: decodes the payload and hands each packet to the session.

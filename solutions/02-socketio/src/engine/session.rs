@@ -1,23 +1,27 @@
 //! One Engine.IO session: its id, its outgoing queue, its transport and how it ends.
 //!
 //! Whatever the transport (polling requests or one WebSocket), a session has one queue of
-//! [`Outgoing`] packets. The transport currently in charge holds the receiving end (a polling
+//! [`Outgoing`] packets (see `queue.rs`). The transport currently in charge reads it (a polling
 //! GET, or the WebSocket writer); everything else only pushes. Closing is idempotent and runs the
-//! layer above's `on_close` exactly once.
+//! layer above's `on_close` exactly once. The session's tasks (heartbeat, the layer above's
+//! timers) are spawned on the engine's tracker, so a shutdown can wait for them.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderValue};
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use super::packet::Outgoing;
+use super::queue::{Queue, Reader};
 
 /// The transport a session uses right now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,10 +45,13 @@ pub enum CloseReason {
     PingTimeout,
     /// The client sent something that is not a valid packet.
     ParseError,
-    /// The server closed it (the last namespace disconnected, the connect timeout, shutdown).
+    /// The server closed it (the last namespace disconnected, the connect timeout).
     ServerClose,
-    /// The client does not read fast enough: its queue is full.
+    /// The client does not read fast enough: its queue is full (packets or bytes).
     SlowClient,
+    /// The server is shutting down ([`crate::SocketIo::shutdown`]). The client reconnects, to
+    /// another instance or to this one restarted: socket.io treats it as recoverable.
+    ServerShutdown,
 }
 
 impl CloseReason {
@@ -57,6 +64,7 @@ impl CloseReason {
             CloseReason::ParseError => "parse error",
             CloseReason::ServerClose => "forced server close",
             CloseReason::SlowClient => "transport buffer full",
+            CloseReason::ServerShutdown => "server shutting down",
         }
     }
 }
@@ -133,6 +141,19 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
+/// A copy of `headers` that owns its bytes. hyper parses header values without copying them:
+/// each one is a slice of the connection's read buffer (16 KiB), so keeping the request's own
+/// `HeaderMap` for the session's lifetime would keep that whole buffer alive per connection.
+pub fn owned_headers(headers: &HeaderMap) -> HeaderMap {
+    let mut owned = HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        let mut copy = HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone());
+        copy.set_sensitive(value.is_sensitive());
+        owned.append(name.clone(), copy);
+    }
+    owned
+}
+
 /// The layer above a session (Socket.IO), told about every message and the end.
 ///
 /// Messages are handled one at a time: the transport awaits each before reading the next, so
@@ -146,36 +167,6 @@ pub trait SessionHandler: Send + Sync + 'static {
     fn on_close(&self, reason: CloseReason);
 }
 
-/// The packets queued for the client, read by one transport at a time (a polling GET or the
-/// WebSocket writer, which holds the lock).
-pub(crate) struct Outbox {
-    rx: mpsc::Receiver<Outgoing>,
-    /// A packet taken from the queue that did not fit in the last polling response: it goes
-    /// first in the next one (or over the WebSocket, after an upgrade).
-    carried: Option<Outgoing>,
-}
-
-impl Outbox {
-    /// The next packet, waiting for one; `None` once every sender is gone.
-    pub(crate) async fn recv(&mut self) -> Option<Outgoing> {
-        match self.carried.take() {
-            Some(packet) => Some(packet),
-            None => self.rx.recv().await,
-        }
-    }
-
-    /// The next packet if one is queued.
-    pub(crate) fn try_recv(&mut self) -> Option<Outgoing> {
-        self.carried.take().or_else(|| self.rx.try_recv().ok())
-    }
-
-    /// Gives back the packet `try_recv` returned: it comes out first next time.
-    pub(crate) fn put_back(&mut self, packet: Outgoing) {
-        debug_assert!(self.carried.is_none(), "one packet is put back at most");
-        self.carried = Some(packet);
-    }
-}
-
 /// Run once when a session ends: the engine forgets it and tells the observer.
 pub(crate) type OnRemoved = Box<dyn FnOnce(CloseReason) + Send>;
 
@@ -183,8 +174,8 @@ pub(crate) type OnRemoved = Box<dyn FnOnce(CloseReason) + Send>;
 pub struct Session {
     sid: String,
     handshake: Handshake,
-    tx: mpsc::Sender<Outgoing>,
-    pub(crate) outbox: tokio::sync::Mutex<Outbox>,
+    queue: Queue,
+    tasks: TaskTracker,
     closed: CancellationToken,
     reason: OnceLock<CloseReason>,
     transport: Mutex<Transport>,
@@ -205,14 +196,14 @@ impl Session {
         sid: String,
         transport: Transport,
         handshake: Handshake,
-        capacity: usize,
+        queue: Queue,
+        tasks: TaskTracker,
     ) -> Session {
-        let (tx, rx) = mpsc::channel(capacity.max(1));
         Session {
             sid,
             handshake,
-            tx,
-            outbox: tokio::sync::Mutex::new(Outbox { rx, carried: None }),
+            queue,
+            tasks,
             closed: CancellationToken::new(),
             reason: OnceLock::new(),
             transport: Mutex::new(transport),
@@ -273,30 +264,53 @@ impl Session {
         }
     }
 
-    /// Queues a packet for the client. A client whose queue is full is too slow to keep: it is
-    /// disconnected rather than letting its queue grow without bound. Returns false if dropped.
+    /// Queues a packet for the client. A client whose queue is full (`max_buffered_packets` or
+    /// `max_buffered_bytes`) is too slow to keep: it is disconnected ("transport buffer full")
+    /// rather than letting its queue grow without bound. Returns false if not queued.
     pub fn send(&self, packet: Outgoing) -> bool {
         if self.is_closed() {
             return false;
         }
-        match self.tx.try_send(packet) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                self.close(CloseReason::SlowClient);
-                false
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
-        }
-    }
-
-    /// Queues a packet only if the client is keeping up (nothing waits in its queue);
-    /// otherwise drops it and returns false. Never closes the session: a volatile packet is
-    /// one the application can afford to lose.
-    pub fn send_volatile(&self, packet: Outgoing) -> bool {
-        if self.is_closed() || self.tx.capacity() < self.tx.max_capacity() {
+        if self.queue.push(packet).is_err() {
+            self.close(CloseReason::SlowClient);
             return false;
         }
-        self.tx.try_send(packet).is_ok()
+        true
+    }
+
+    /// Queues a packet only if the client can take it now, and otherwise drops it: what a
+    /// volatile emit wants (a position update that is stale by the time a slow client reads
+    /// it). "Now" means the transport in charge waits on an empty queue: a polling GET is
+    /// pending, or the WebSocket writer is idle. Nothing queued, a busy writer, or no GET:
+    /// dropped. Never closes the session. Returns whether it was queued.
+    pub fn send_volatile(&self, packet: Outgoing) -> bool {
+        !self.is_closed() && self.queue.push_if_waiting(packet)
+    }
+
+    /// Whether a packet sent now would go out at once: the transport in charge waits on an
+    /// empty queue (a pending polling GET, an idle WebSocket writer). What `send_volatile` asks.
+    pub fn is_writable(&self) -> bool {
+        !self.is_closed() && self.queue.is_waiting()
+    }
+
+    /// Becomes the queue's reader (the WebSocket writer), waiting for a polling GET to end.
+    pub(crate) async fn reader(&self) -> Reader<'_> {
+        self.queue.reader().await
+    }
+
+    /// Becomes the queue's reader unless another transport request is (a second polling GET).
+    pub(crate) fn try_reader(&self) -> Option<Reader<'_>> {
+        self.queue.try_reader()
+    }
+
+    /// Runs `task` for this session on the engine's tracker, so that
+    /// [`Engine::shutdown`](super::Engine::shutdown) waits for it. The task should end when the
+    /// session closes (`session.closed()`).
+    pub fn spawn<F>(&self, task: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.tasks.spawn(task);
     }
 
     /// Ends the session (idempotent): transports stop, the layer above hears `on_close`.
@@ -343,14 +357,58 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 mod tests {
     use super::*;
 
+    fn session(max_packets: usize, max_bytes: usize) -> Session {
+        let queue = Queue::new(max_packets, max_bytes);
+        let handshake = Handshake::default();
+        Session::new(
+            "s".into(),
+            Transport::WebSocket,
+            handshake,
+            queue,
+            TaskTracker::new(),
+        )
+    }
+
+    #[test]
+    fn owned_headers_do_not_share_the_request_buffer() {
+        let buffer = Bytes::from(b"GET / HTTP/1.1\r\nx-a: 1\r\n".to_vec());
+        let mut headers = HeaderMap::new();
+        let shared = HeaderValue::from_maybe_shared(buffer.slice(21..22)).unwrap();
+        headers.append("x-a", shared);
+        let owned = owned_headers(&headers);
+        assert_eq!(owned.get("x-a").unwrap(), "1");
+        let (a, b) = (headers["x-a"].as_bytes(), owned["x-a"].as_bytes());
+        assert_ne!(a.as_ptr(), b.as_ptr(), "the value was copied");
+    }
+
     #[test]
     fn a_full_queue_closes_the_session() {
-        let session = Session::new("s".into(), Transport::WebSocket, Handshake::default(), 2);
+        let session = session(2, 1 << 20);
         assert!(session.send(Outgoing::ping()));
         assert!(session.send(Outgoing::ping()));
         assert!(!session.send(Outgoing::ping()));
         assert_eq!(session.close_reason(), Some(CloseReason::SlowClient));
         // Already closed: nothing more is queued.
         assert!(!session.send(Outgoing::ping()));
+    }
+
+    #[test]
+    fn too_many_queued_bytes_close_the_session() {
+        let session = session(1024, 10);
+        assert!(session.send(Outgoing::text("4123456789")));
+        assert!(!session.send(Outgoing::text("4a")));
+        assert_eq!(session.close_reason(), Some(CloseReason::SlowClient));
+    }
+
+    #[test]
+    fn a_volatile_packet_nobody_waits_for_is_dropped_and_the_session_lives() {
+        let session = session(1, 1 << 20);
+        assert!(!session.send_volatile(Outgoing::ping()));
+        assert!(session.send(Outgoing::ping()));
+        assert!(
+            !session.send_volatile(Outgoing::ping()),
+            "the queue is full"
+        );
+        assert_eq!(session.close_reason(), None);
     }
 }

@@ -6,8 +6,14 @@
 //! closes the WebSocket: the session goes on polling. A WebSocket for a session that is already
 //! upgrading or upgraded is accepted and closed at once, leaving that session alone (as the
 //! reference server does).
+//!
+//! Reading and writing run in the one task of the WebSocket (no task per direction). When the
+//! session ends, the writer sends what was queued before the end and a close frame, but only
+//! for `close_timeout`: then the connection is dropped, so a peer that stopped reading cannot
+//! keep the task, its queue and the socket alive.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
 use futures_util::stream::{SplitSink, SplitStream};
@@ -49,6 +55,11 @@ impl Drop for UpgradeClaim {
 pub async fn run(engine: Arc<Engine>, socket: WebSocket, existing: Attach, handshake: Handshake) {
     let (mut sink, mut stream) = socket.split();
     let session = match existing {
+        // A shutdown began between the upgrade request and now: no new session.
+        Attach::New if engine.is_stopping() => {
+            let _ = sink.send(Message::Close(None)).await;
+            return;
+        }
         Attach::Refused => {
             let _ = sink.send(Message::Close(None)).await;
             return;
@@ -78,10 +89,14 @@ pub async fn run(engine: Arc<Engine>, socket: WebSocket, existing: Attach, hands
             // ANCHOR_END: upgrade
         }
     };
-    let writer = tokio::spawn(write(session.clone(), sink));
-    read(&session, &mut stream).await;
-    session.close(CloseReason::TransportClose);
-    let _ = writer.await;
+    let reading = async {
+        read(&session, &mut stream).await;
+        session.close(CloseReason::TransportClose);
+    };
+    tokio::join!(
+        write(&session, &mut sink, engine.config.close_timeout),
+        reading
+    );
 }
 
 /// The probe: `2probe` -> `3probe`, noop to release the polling GET, then `5`.
@@ -147,24 +162,43 @@ async fn read(session: &Arc<Session>, stream: &mut SplitStream<WebSocket>) {
     }
 }
 
-/// Sends queued packets until the session ends, then closes the WebSocket. Packets queued
-/// before the end still go out first (`biased`), so a last `44...` reaches the client.
-async fn write(session: Arc<Session>, mut sink: SplitSink<WebSocket, Message>) {
-    let mut outbox = session.outbox.lock().await;
+/// Sends queued packets until the session ends, then what was queued before the end and the
+/// close frame. A send may wait on a peer that does not read; once the session has ended, all
+/// of it gets `close_timeout` at most, then the WebSocket is given up (dropped by `run`).
+async fn write(
+    session: &Session,
+    sink: &mut SplitSink<WebSocket, Message>,
+    close_timeout: Duration,
+) {
+    let expired = async {
+        session.closed().await;
+        tokio::time::sleep(close_timeout).await;
+    };
+    tokio::select! {
+        () = deliver(session, sink) => {}
+        () = expired => {
+            tracing::debug!(sid = session.sid(), "websocket not drained within close_timeout, dropped");
+        }
+    }
+}
+
+/// Packets queued before the end still go out first (`biased`), so a last `44...` reaches the
+/// client.
+async fn deliver(session: &Session, sink: &mut SplitSink<WebSocket, Message>) {
+    let reader = session.reader().await;
     loop {
         let packet = tokio::select! {
             biased;
-            packet = outbox.recv() => packet,
-            _ = session.closed() => None,
+            packet = reader.recv() => packet,
+            _ = session.closed() => break,
         };
-        let Some(packet) = packet else { break };
-        if send(&mut sink, packet).await.is_err() {
+        if send(sink, packet).await.is_err() {
             session.close(CloseReason::TransportError);
             return;
         }
     }
-    while let Some(packet) = outbox.try_recv() {
-        if send(&mut sink, packet).await.is_err() {
+    while let Some(packet) = reader.try_recv() {
+        if send(sink, packet).await.is_err() {
             return;
         }
     }
