@@ -308,9 +308,6 @@ impl Engine {
                 ws.max_message_size(max)
                     .max_frame_size(max)
                     .read_buffer_size(self.config.websocket_read_buffer)
-                    // Each packet is written and flushed at once (see `websocket::send`); no
-                    // buffer is kept between writes beyond the largest frame.
-                    .write_buffer_size(0)
                     .on_upgrade(move |socket| async move {
                         websocket::run(self, socket, existing, handshake).await;
                         drop(task);
