@@ -45,6 +45,8 @@ async fn main() -> std::io::Result<()> {
         kit::serve::shutdown_signal().await;
         io.shutdown(Duration::from_secs(5)).await;
     };
+    // With the peer's address, so middlewares and `fetch_sockets` see it.
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(stop)
         .await

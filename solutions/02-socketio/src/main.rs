@@ -42,6 +42,8 @@ async fn main() -> std::io::Result<()> {
         let report = io.shutdown(SHUTDOWN_DEADLINE).await;
         tracing::info!(?report, "socket.io sessions closed");
     };
+    // With the peer's address, so middlewares and `fetch_sockets` see it.
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(stop)
         .await
