@@ -9,6 +9,7 @@ mod book;
 mod derive;
 mod doctor;
 mod grade;
+mod hintcode;
 mod labsteps;
 mod learner;
 mod mutants;

@@ -77,6 +77,10 @@ pub fn run(cumulative: bool) -> Result<()> {
     for lab in workspace::labs()? {
         let name = format!("{}: steps.toml agrees with the tests", lab.dir_name);
         record(&name, &mut || labsteps::steps_agree(&here, &lab));
+        let name = format!("{}: code in its hints is the solution's", lab.dir_name);
+        record(&name, &mut || {
+            crate::hintcode::hints_are_solution_code(&lab)
+        });
         let name = format!("{}: lab derived from its solution", lab.dir_name);
         record(&name, &mut || crate::derive::lab_is_derived(&lab));
         let name = format!("{} fails every step as shipped", lab.package);
