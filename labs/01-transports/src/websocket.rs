@@ -47,8 +47,8 @@ async fn connection(socket: WebSocket, state: AppState, subscription: Subscripti
     // Once upgraded: each message of the subscription goes out as a JSON text frame;
     // each text frame from the client is published (an invalid one is answered with
     // an `{"error": ...}` text frame, a binary frame too, and the connection stays
-    // open); a Ping goes out after each quiet `keep_alive` interval (never before
-    // the first message is due); a Close from the client is answered with a Close
+    // open); a Ping goes out every `keep_alive` interval, the first one a whole
+    // interval after the upgrade; a Close from the client is answered with a Close
     // before the connection ends; a subscriber that fell behind gets Close 1008, and
     // shutdown sends Close 1001. Book: 01-transports/websocket.md, "The server side"
     // and "Closing".
