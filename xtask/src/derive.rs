@@ -8,7 +8,8 @@
 //! solution's package name turned into the lab's; the output goes through rustfmt, so the
 //! lab is exactly what `cargo fmt` would leave. `--check` compares instead of writing
 //! (`verify` runs it), and `--solved N` keeps steps 1..N solved, to check that the lab's
-//! tests progress step by step.
+//! tests progress step by step. It also keeps the lab's snapshot headers naming the lab's
+//! test file (`snapheader`).
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
@@ -123,6 +124,12 @@ fn differences(lab: &Lab, steps: &Steps, solved: u32) -> Result<Vec<(PathBuf, &'
             out.push((relative(&lab_src.join(path)), "only in the lab"));
         }
     }
+    for snapshot in crate::snapheader::stale(lab)? {
+        out.push((
+            relative(&snapshot),
+            "its `source:` names the solution's path to the test file",
+        ));
+    }
     Ok(out)
 }
 
@@ -148,6 +155,7 @@ pub fn write(lab: &Lab, solved: u32) -> Result<()> {
             std::fs::remove_file(lab_src.join(&path))?;
         }
     }
+    crate::snapheader::fix(lab)?;
     Ok(())
 }
 

@@ -22,6 +22,8 @@ pub fn run() -> Result<()> {
         docker(),
         redis_image(),
         redis_url(),
+        redis_server(),
+        redis_provider(),
         tool(
             "Chromium",
             &chromium(),
@@ -62,10 +64,7 @@ pub fn run() -> Result<()> {
             println!("     {} {}", ui::dim("->"), f.fix);
         }
     }
-    let redis_ok = findings
-        .iter()
-        .any(|f| f.what.starts_with("Docker") && f.ok)
-        || findings.iter().any(|f| f.what == "REDIS_URL" && f.ok);
+    let redis_ok = findings.iter().any(|f| f.what == PROVIDER && f.ok);
     println!();
     if missing_required {
         anyhow::bail!("not ready: fix the lines marked FIX, then run `cargo xtask doctor` again");
@@ -76,7 +75,7 @@ pub fn run() -> Result<()> {
         println!(
             "{}",
             ui::red(
-                "Labs 3 to 5 need a Redis: start Docker, or run redis-server and set REDIS_URL."
+                "The kit's Redis tests and labs 3 to 5 need a Redis: start Docker, install redis-server, or set REDIS_URL."
             )
         );
     }
@@ -155,7 +154,7 @@ fn docker() -> Finding {
             }
             None => "not installed".into(),
         },
-        fix: "start Docker (`sudo systemctl start docker`, or open Docker Desktop); or run Redis yourself and set REDIS_URL".into(),
+        fix: "start Docker (`sudo systemctl start docker`, or open Docker Desktop); without it the kit uses redis-server from PATH, or REDIS_URL".into(),
         required: false,
     }
 }
@@ -208,10 +207,64 @@ fn redis_url() -> Finding {
         _ => Finding {
             what: "REDIS_URL",
             ok: false,
-            found: "not set (tests start Redis with Docker)".into(),
-            fix: "only needed without Docker: `redis-server &` then `export REDIS_URL=redis://127.0.0.1:6379`".into(),
+            found: "not set (the kit starts a Redis itself)".into(),
+            fix: "only needed to use a Redis you run yourself: `export REDIS_URL=redis://127.0.0.1:6379`".into(),
             required: false,
         },
+    }
+}
+
+/// The label of the provider line, which decides "Ready".
+const PROVIDER: &str = "Redis for the tests";
+
+/// The first `redis-server` on PATH: the kit's third provider starts it itself.
+fn redis_server_path() -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("redis-server"))
+        .find(|candidate| candidate.is_file())
+}
+
+fn redis_server() -> Finding {
+    let found = redis_server_path();
+    Finding {
+        what: "redis-server",
+        ok: found.is_some(),
+        found: match &found {
+            Some(path) => format!("{} (the kit starts it when there is no Docker)", path.display()),
+            None => "not on PATH".into(),
+        },
+        fix: "only needed without Docker: `sudo apt install redis-server` or `brew install redis`; the kit starts it on a free port itself".into(),
+        required: false,
+    }
+}
+
+/// Which of the kit's providers the tests will use, in the kit's own order
+/// (labs/kit/src/redis.rs): REDIS_URL, a testcontainers container, redis-server on PATH.
+fn redis_provider() -> Finding {
+    let url = std::env::var("REDIS_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty());
+    let docker = output_of("docker", &["info", "--format", "{{.ServerVersion}}"]).is_some();
+    let image = std::env::var("COURSE_REDIS_IMAGE")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| "redis:7-alpine".into());
+    let found = match (url, docker, redis_server_path()) {
+        (Some(url), ..) => Some(format!("REDIS_URL ({url})")),
+        (None, true, _) => Some(format!("a testcontainers container (image {image})")),
+        (None, false, Some(path)) => Some(format!(
+            "redis-server on PATH ({}), started by the kit",
+            path.display()
+        )),
+        (None, false, None) => None,
+    };
+    Finding {
+        what: PROVIDER,
+        ok: found.is_some(),
+        found: found.unwrap_or_else(|| "none: no REDIS_URL, no Docker, no redis-server".into()),
+        fix: "any one of: start Docker; install redis-server (`sudo apt install redis-server`, `brew install redis`); or run a Redis and set REDIS_URL".into(),
+        required: false,
     }
 }
 

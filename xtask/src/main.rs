@@ -9,11 +9,13 @@ mod book;
 mod derive;
 mod doctor;
 mod grade;
+mod hintcode;
 mod labsteps;
 mod learner;
 mod mutants;
 mod score;
 mod serve;
+mod snapheader;
 mod steps;
 mod stepsdoc;
 mod suites;
@@ -54,17 +56,25 @@ enum Command {
     },
     /// Run one lab's tests and show the steps passed and the first failing step.
     Check {
-        /// Lab number or name (default: the first unfinished lab).
+        /// The lab: `01` (its name, `01-transports`, works too). Default: the first
+        /// unfinished lab.
         lab: Option<String>,
     },
     /// Table of labs and steps passed.
     Progress,
     /// Re-run `check` on every save.
-    Watch { lab: Option<String> },
-    /// The next hint for the first failing step.
-    Hint { lab: Option<String> },
+    Watch {
+        /// The lab: `01` (or `01-transports`). Default: every lab.
+        lab: Option<String>,
+    },
+    /// The next hint for the first failing step (after `check`'s hint 1, hint 2).
+    Hint {
+        /// The lab: `01` (or `01-transports`). Default: the first unfinished lab.
+        lab: Option<String>,
+    },
     /// Restore a lab to its shipped state.
     Reset {
+        /// The lab: `01` (or `01-transports`).
         lab: String,
         /// The revision to restore from (default: upstream/main or origin/main, else HEAD).
         #[arg(long)]

@@ -77,6 +77,10 @@ pub fn run(cumulative: bool) -> Result<()> {
     for lab in workspace::labs()? {
         let name = format!("{}: steps.toml agrees with the tests", lab.dir_name);
         record(&name, &mut || labsteps::steps_agree(&here, &lab));
+        let name = format!("{}: code in its hints is the solution's", lab.dir_name);
+        record(&name, &mut || {
+            crate::hintcode::hints_are_solution_code(&lab)
+        });
         let name = format!("{}: lab derived from its solution", lab.dir_name);
         record(&name, &mut || crate::derive::lab_is_derived(&lab));
         let name = format!("{} fails every step as shipped", lab.package);
@@ -143,16 +147,25 @@ fn kit_redis() -> Result<Status> {
             "the kit could not talk to a real Redis (see above)".into(),
         ));
     }
-    let used_container = stdout.contains("Redis provider used: testcontainers");
-    println!(
-        "Redis provider: {}",
-        if used_container {
-            "testcontainers"
-        } else {
-            "REDIS_URL"
-        }
-    );
+    println!("Redis provider: {}", provider_used(&stdout));
     Ok(Status::Passed)
+}
+
+/// Which of the kit's three providers its tests reported (`ping_answers_pong` prints it).
+fn provider_used(stdout: &str) -> &'static str {
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("Redis provider used: "))
+        .unwrap_or_default();
+    if line.contains("testcontainers") {
+        "testcontainers"
+    } else if line.contains("redis-server on PATH") {
+        "redis-server on PATH, started by the kit"
+    } else if line.contains("REDIS_URL") {
+        "REDIS_URL"
+    } else {
+        "not reported"
+    }
 }
 
 /// Graded tests are named by step: `step1_...`, possibly inside a module.

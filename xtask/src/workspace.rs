@@ -36,6 +36,18 @@ pub struct Lab {
     pub solution_dir: PathBuf,
 }
 
+impl Lab {
+    /// How the learner commands spell this lab: its number as the folder writes it,
+    /// `01` (`find_lab` also accepts `01-transports` and `lab-01-transports`).
+    pub fn arg(&self) -> String {
+        self.dir_name
+            .split('-')
+            .next()
+            .unwrap_or(&self.dir_name)
+            .to_owned()
+    }
+}
+
 /// Every lab under `labs/` (the support crate excluded), in chapter order.
 pub fn labs() -> Result<Vec<Lab>> {
     labs_in(&root())

@@ -65,8 +65,9 @@ pub async fn serve(
             signal.await;
             // ANCHOR: trigger
             // Step 6: end the open streams when Ctrl-C comes.
-            // Graceful shutdown waits for open connections; SSE, WebSocket and held
-            // long polls never end by themselves. Tell them to, with `shutdown`.
+            // After Ctrl-C, open SSE streams, WebSockets and held long polls must end
+            // promptly, so that graceful shutdown can finish. Book: 01-transports/lab.md,
+            // "Step 6".
             let _ = shutdown;
             todo!("step 6: end the open streams when Ctrl-C comes (book: 01-transports/lab.md)")
             // ANCHOR_END: trigger

@@ -64,10 +64,11 @@ impl Feed {
     /// Gives `text` the next id, remembers it, and hands it to every subscriber.
     pub fn publish(&self, text: String) -> Message {
         // Step 1: give `text` the next id, keep it in the history, broadcast it.
-        // Under the lock (`self.lock()`): add 1 to `last_id`, build the message,
-        // drop the oldest history entry if the history is full
-        // (`self.inner.history_capacity`), push the new one, then send a clone with
-        // `self.inner.sender.send(...)`, ignoring its error (no subscriber is fine).
+        // On the wire: `POST /messages` answers `201 {"id": N}` with ids 1, 2, 3... in
+        // order of publication; `GET /poll?after=0` then lists what the history still
+        // holds, at most `history_capacity` messages, the newest last; every open
+        // subscriber receives the message, and publishing never waits for one (there may
+        // be none). Book: 01-transports/short-polling.md, "The server side".
         todo!(
             "step 1: give {text:?} the next id, keep it in the history, broadcast it (book: 01-transports/short-polling.md)"
         )
@@ -173,10 +174,10 @@ impl Subscription {
     /// The queue overflowed: start again from the history, after the cursor.
     fn resync(&mut self) -> Result<(), Ended> {
         // Step 6: resynchronise a subscriber that fell behind.
-        // Subscribe afresh after `self.cursor` (`self.feed.subscribe(Some(...))`).
-        // If the fresh backlog's first id is not `cursor + 1`, the history has forgotten
-        // messages this subscriber never got: return `Err(Ended::FellBehind { .. })`.
-        // Otherwise take the fresh receiver and backlog and carry on.
+        // A subscriber whose queue overflowed carries on from the history: its client
+        // still gets every message after its cursor, once, in order. If the history
+        // has already forgotten the message right after the cursor, the subscription
+        // ends with `Ended::FellBehind`. Book: 01-transports/lab.md, "Step 6".
         todo!("step 6: resynchronise a subscriber that fell behind (book: 01-transports/lab.md)")
     }
     // ANCHOR_END: resync

@@ -33,11 +33,12 @@ pub async fn long_poll(
     Query(query): Query<params::Query>,
 ) -> Result<Response, ApiError> {
     // Step 3: hold the request until news or timeout.
-    // Read `after` (default 0) and the hold time with `hold_for`. Subscribe with
-    // `state.feed.subscribe(Some(after))` *before* waiting, then `tokio::select!` between
-    // the subscription's `next()` (news: answer 200 with `state.feed.since(after)`),
-    // `tokio::time::sleep(hold)` (answer `204 No Content`) and `state.shutdown.triggered()`
-    // (answer 503).
+    // `GET /long-poll?after=N&timeout_ms=T`: if messages newer than `N` exist,
+    // `200` with all of them at once; otherwise hold the request until one is
+    // published (`200`), until the hold time passes (`204 No Content`), or until
+    // the server shuts down (`503`). A message published at any moment is never
+    // missed. Book: 01-transports/long-polling.md, "How the server holds a request
+    // without losing a message".
     let _ = (state, query, hold_for);
     todo!("step 3: hold the request until news or timeout (book: 01-transports/long-polling.md)")
 }

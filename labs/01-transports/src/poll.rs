@@ -15,8 +15,9 @@ pub async fn poll(
     Query(query): Query<params::Query>,
 ) -> Result<Json<Vec<Message>>, ApiError> {
     // Step 2: answer the messages after `after` at once.
-    // Read `after` with `params::optional_u64` (absent means 0), then answer at once
-    // with `state.feed.since(after)` as JSON, even if it is empty.
+    // `GET /poll?after=N` answers at once, `200` and a JSON array of the messages
+    // with an id above `N` (`[]` if there are none); no `after` means 0, a bad one
+    // is a `400`. Book: 01-transports/short-polling.md, "Principle".
     let _ = (state, query);
     todo!(
         "step 2: answer the messages after `after` at once (book: 01-transports/short-polling.md)"

@@ -23,8 +23,9 @@ pub struct NewMessage {
 /// A message's text must be 1 to `max_chars` characters (Unicode scalar values, not bytes).
 pub fn validate(text: &str, max_chars: usize) -> Result<(), ApiError> {
     // Step 1: accept `text` only if it has 1 to `max_chars` characters.
-    // Count characters with `text.chars().count()` (bytes would refuse 600 `é`).
-    // Empty or longer than `max_chars`: `Err(ApiError::unprocessable("..."))`.
+    // A text of 1 to `max_chars` characters is accepted, anything else is refused
+    // with `422` and a JSON error. Characters, not bytes: 1000 `é` (2000 bytes of
+    // UTF-8) are accepted. Book: 01-transports/short-polling.md, "The server side".
     todo!(
         "step 1: accept {text:?} only if it has 1 to {max_chars} characters (book: 01-transports/short-polling.md)"
     )
@@ -36,9 +37,10 @@ pub fn validate(text: &str, max_chars: usize) -> Result<(), ApiError> {
 /// Not JSON at all: `400`. JSON of the wrong shape, or a bad text: `422`.
 pub fn publish_json(state: &AppState, body: &[u8]) -> Result<Message, ApiError> {
     // Step 1: read {"text": ...}, validate it, publish it.
-    // Parse `body` as a `serde_json::Value` first (failure: 400, `ApiError::bad_request`),
-    // then convert it into a `NewMessage` (failure: 422, `ApiError::unprocessable`), then
-    // `validate` the text against `state.config.max_text_chars` and `state.feed.publish` it.
+    // A body that is not JSON at all is a `400`; JSON that is not `{"text": "..."}`,
+    // or a text that `validate` refuses, is a `422`; otherwise the message is
+    // published. Both errors carry `{"error": "..."}`.
+    // Book: 01-transports/short-polling.md, "The server side".
     let _ = (state, body);
     todo!(
         "step 1: read {{\"text\": ...}}, validate it, publish it (book: 01-transports/short-polling.md)"

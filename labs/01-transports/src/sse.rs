@@ -57,13 +57,12 @@ pub async fn sse(
     Query(query): Query<params::Query>,
 ) -> Result<Response, ApiError> {
     // Step 4: answer a text/event-stream that replays, then goes live.
-    // Find where to resume with `resume_from`, subscribe with
-    // `state.feed.subscribe(resume)` (before the response starts), and build a stream of
-    // `Result<Event, Infallible>`: first `Event::default().retry(state.config.sse_retry)`,
-    // then `event_for(&message)` for each message of the subscription (`futures_util::stream::unfold`
-    // turns `subscription.next()` into a stream). End it on `state.shutdown.triggered()`
-    // (`StreamExt::take_until`). Answer `Sse::new(stream)` with a `KeepAlive` whose interval
-    // is `state.config.keep_alive` and whose text is "keep-alive".
+    // `GET /sse` answers `text/event-stream`: a `retry:` first, then every message
+    // after the client's cursor (`Last-Event-ID`, or `?lastEventId=`) from the
+    // history, then the live ones, each once, in order, as `id:`/`event:`/`data:`;
+    // a `: keep-alive` comment after each quiet `keep_alive` interval; the stream
+    // ends when the server shuts down. Book: 01-transports/sse.md, "Replay without
+    // a gap or a duplicate" and "Building the stream".
     let _ = (state, headers, query);
     todo!(
         "step 4: answer a text/event-stream that replays, then goes live (book: 01-transports/sse.md)"

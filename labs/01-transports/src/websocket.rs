@@ -44,14 +44,14 @@ pub async fn websocket(
 /// One connection, until either side closes it.
 async fn connection(socket: WebSocket, state: AppState, subscription: Subscription) {
     // Step 5: relay messages both ways until either side closes.
-    // Split the socket (`socket.split()`) and loop on `tokio::select!` over:
-    // - `subscription.next()`: send each message as a JSON text frame; on
-    //   `Ended::FellBehind` send `close_frame(close_code::POLICY, ...)` and stop;
-    // - the client's next frame: a Text frame goes through `publish_json` (on error, reply
-    //   with a text frame holding `error.body()`), a Binary frame gets an error frame,
-    //   Ping/Pong need nothing (axum answers pings), Close/None/Err end the loop;
-    // - a `tokio::time::interval(state.config.keep_alive)` tick: send a Ping;
-    // - `state.shutdown.triggered()`: send `close_frame(close_code::AWAY, ...)` and stop.
+    // Once upgraded: each message of the subscription goes out as a JSON text frame;
+    // each text frame from the client is published (an invalid one is answered with
+    // an `{"error": ...}` text frame, a binary frame too, and the connection stays
+    // open); a Ping goes out every `keep_alive` interval, the first one a whole
+    // interval after the upgrade; a Close from the client is answered with a Close
+    // before the connection ends; a subscriber that fell behind gets Close 1008, and
+    // shutdown sends Close 1001. Book: 01-transports/websocket.md, "The server side"
+    // and "Closing".
     let _ = (socket, state, subscription, MAX_CLIENT_MESSAGE);
     todo!(
         "step 5: relay messages both ways until either side closes (book: 01-transports/websocket.md)"

@@ -246,9 +246,54 @@ async fn next_json(ws: &mut Ws, what: &str) -> serde_json::Value {
         Some(Ok(Frame::Text(text))) => serde_json::from_str(&text)
             .unwrap_or_else(|e| panic!("{what}: a text frame should hold JSON ({e}): {text}")),
         other => panic!(
-            "{what}: expected a JSON text frame, got {other:?} (book: 01-transports/websocket.md)"
+            "{what}: expected a Text frame holding JSON, got {} (book: 01-transports/websocket.md)",
+            describe(&other)
         ),
     }
+}
+
+/// A frame as a failure message names it: its kind, and its payload in hex (as the
+/// book reads frames) or as text.
+fn describe(frame: &Option<Result<Frame, tokio_tungstenite::tungstenite::Error>>) -> String {
+    let hex = |bytes: &[u8]| match bytes {
+        [] => "empty payload".to_owned(),
+        bytes => format!("payload {}", kit::transcript::hex(bytes).replace('\n', " ")),
+    };
+    match frame {
+        None => "the end of the stream (the server closed the TCP connection)".into(),
+        Some(Err(e)) => format!("an error ({e})"),
+        Some(Ok(Frame::Text(t))) => format!("a Text frame {:.200}", t.as_str()),
+        Some(Ok(Frame::Binary(b))) => format!("a Binary frame ({})", hex(b)),
+        Some(Ok(Frame::Ping(b))) => format!("a Ping frame ({})", hex(b)),
+        Some(Ok(Frame::Pong(b))) => format!("a Pong frame ({})", hex(b)),
+        Some(Ok(Frame::Close(c))) => format!("a Close frame ({c:?})"),
+        Some(Ok(Frame::Frame(f))) => format!("a raw frame ({f})"),
+    }
+}
+
+/// The name of a raw frame's kind, from its first byte (FIN and opcode, RFC 6455 5.2).
+fn frame_kind(first_byte: u8) -> &'static str {
+    match first_byte & 0x0f {
+        0x0 => "Continuation",
+        0x1 => "Text",
+        0x2 => "Binary",
+        0x8 => "Close",
+        0x9 => "Ping",
+        0xa => "Pong",
+        _ => "reserved-opcode",
+    }
+}
+
+/// What a raw byte buffer holds, for a failure message: its length, its bytes in hex.
+fn describe_bytes(bytes: &[u8]) -> String {
+    if bytes.is_empty() {
+        return "nothing".into();
+    }
+    format!(
+        "{} bytes: {}",
+        bytes.len(),
+        kit::transcript::hex(bytes).replace('\n', " ")
+    )
 }
 
 /// The next `n` SSE events as messages, checking `id:` and `event:` on the way.
@@ -306,11 +351,22 @@ async fn read_until(
         async {
             let mut chunk = [0u8; 8192];
             while !done(&buffer) {
-                let n = stream.read(&mut chunk).await.expect("reading the reply");
+                let n = stream
+                    .read(&mut chunk)
+                    .await
+                    .unwrap_or_else(|e| panic!("reading {what} failed: {e}"));
                 assert!(
                     n > 0,
-                    "the server closed the connection; so far: {}",
-                    String::from_utf8_lossy(&buffer)
+                    "the server closed the connection while we waited for {what}; \
+                     before closing it had sent {}",
+                    match buffer.is_empty() {
+                        true => "nothing".to_owned(),
+                        false => format!(
+                            "{} (as text: {:?})",
+                            describe_bytes(&buffer),
+                            String::from_utf8_lossy(&buffer)
+                        ),
+                    }
                 );
                 buffer.extend_from_slice(&chunk[..n]);
             }
@@ -838,7 +894,11 @@ async fn step5_ws_answers_pings_sends_pings_and_closes_cleanly() {
                         got_pong = true;
                     }
                     Some(Ok(Frame::Ping(_))) => got_ping = true,
-                    other => panic!("expected Ping/Pong frames, got {other:?}"),
+                    other => panic!(
+                        "before anything is published, expected only a Pong (our Ping \
+                         answered) and Pings (keep-alive), got {} (book: 01-transports/websocket.md)",
+                        describe(&other)
+                    ),
                 }
             }
         },
@@ -858,19 +918,23 @@ async fn step5_ws_answers_pings_sends_pings_and_closes_cleanly() {
         async {
             loop {
                 match ws.next().await {
-                    Some(Ok(Frame::Close(frame))) => return Some(frame),
+                    Some(Ok(Frame::Close(frame))) => return Ok(frame),
                     Some(Ok(_)) => continue,
-                    _ => return None,
+                    other => return Err(describe(&other)),
                 }
             }
         },
-        "the server's Close reply",
+        "the server's Close frame answering ours",
     )
     .await;
-    assert!(
-        reply.is_some(),
-        "a clean close: the server answers our Close frame with its own (RFC 6455, 5.5.1)"
-    );
+    if let Err(got) = reply {
+        panic!(
+            "a clean close: the server answers our Close frame with its own before the TCP \
+             connection ends (RFC 6455, 5.5.1); instead of a Close frame we got {got}. \
+             axum queues that reply and sends it when the socket is next written or \
+             flushed (book: 01-transports/websocket.md, \"Closing\")"
+        );
+    }
 }
 
 /// The opening handshake and a few frames, byte for byte, for the book.
@@ -909,8 +973,8 @@ async fn step5_websocket_upgrade_and_frames_snapshot() {
 
     // Server → client: a published message, one unmasked text frame.
     lab.publish("hello").await;
-    let frame = read_frame(&mut stream, Vec::new()).await;
-    assert_eq!(frame[0], 0x81, "FIN + opcode 1 (text)");
+    let frame = read_frame(&mut stream, "the Text frame of message 1").await;
+    expect_frame(&frame, 0x81, "the Text frame of message 1");
     transcript
         .note("Server to client: {\"id\":1,\"text\":\"hello\"} as a text frame (FIN=1, opcode=1, no mask).")
         .server(kit::transcript::hex(&frame));
@@ -930,7 +994,8 @@ async fn step5_websocket_upgrade_and_frames_snapshot() {
             "Client to server: {\"text\":\"hi\"}, masked with the key 37 fa 21 3d (mask bit set).",
         )
         .client(kit::transcript::hex(&client_frame));
-    let echoed = read_frame(&mut stream, Vec::new()).await;
+    let echoed = read_frame(&mut stream, "the Text frame of message 2, our own").await;
+    expect_frame(&echoed, 0x81, "the Text frame of message 2, our own");
     transcript
         .note("The server published it: every client, the sender included, gets message 2.")
         .server(kit::transcript::hex(&echoed));
@@ -950,7 +1015,10 @@ async fn step5_websocket_upgrade_and_frames_snapshot() {
     transcript
         .note("Client closes: opcode 8, status 1000 (03 e8), masked.")
         .client(kit::transcript::hex(&close));
-    let reply = read_frame(&mut stream, Vec::new()).await;
+    let what = "the server's Close frame answering ours (axum sends it when the socket is \
+                flushed; book: 01-transports/websocket.md)";
+    let reply = read_frame(&mut stream, what).await;
+    expect_frame(&reply, 0x88, what);
     transcript
         .note("Server answers Close with status 1000; then the TCP connection ends.")
         .server(kit::transcript::hex(&reply));
@@ -958,17 +1026,40 @@ async fn step5_websocket_upgrade_and_frames_snapshot() {
     insta::assert_snapshot!("websocket_handshake", websocket_handshake);
 }
 
-/// Reads one whole WebSocket frame (payloads under 64 KiB) and returns its bytes.
-async fn read_frame(stream: &mut TcpStream, buffer: Vec<u8>) -> Vec<u8> {
-    let bytes = read_until(
-        stream,
-        buffer,
-        |b| frame_len(b).is_some_and(|len| b.len() >= len),
-        "a WebSocket frame",
-    )
-    .await;
-    let len = frame_len(&bytes).expect("a frame header");
-    bytes[..len].to_vec()
+/// Reads the next whole WebSocket frame from the server (payloads under 64 KiB) that is
+/// not a Ping, and returns its bytes. A server may ping whenever it likes, at once
+/// included (`tokio::time::interval` ticks at once); the snapshot shows data frames.
+async fn read_frame(stream: &mut TcpStream, what: &str) -> Vec<u8> {
+    let mut pending = Vec::new();
+    loop {
+        let bytes = read_until(
+            stream,
+            pending,
+            |b| frame_len(b).is_some_and(|len| b.len() >= len),
+            what,
+        )
+        .await;
+        let len = frame_len(&bytes).expect("a frame header");
+        if bytes[0] & 0x0f == 0x9 {
+            pending = bytes[len..].to_vec();
+            continue;
+        }
+        return bytes[..len].to_vec();
+    }
+}
+
+/// Fails, naming both frames and showing the bytes in hex, unless `frame` starts with
+/// `first_byte` (FIN and the opcode).
+fn expect_frame(frame: &[u8], first_byte: u8, what: &str) {
+    assert!(
+        frame[0] == first_byte,
+        "{what}: expected a {} frame (first byte {first_byte:02x}), got a {} frame \
+         (first byte {:02x}); the frame was {} (book: 01-transports/websocket.md, \"Reading a frame\")",
+        frame_kind(first_byte),
+        frame_kind(frame[0]),
+        frame[0],
+        describe_bytes(frame)
+    );
 }
 
 fn frame_len(b: &[u8]) -> Option<usize> {

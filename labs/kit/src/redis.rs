@@ -2,12 +2,17 @@
 //!
 //! The course never mocks Redis: chapter 3 is about what Pub/Sub really does (and loses).
 //! [`start_redis`] picks a provider in this order:
-//! 1. `REDIS_URL` is set: use that server, start nothing (for learners without Docker).
+//! 1. `REDIS_URL` is set: use that server, start nothing.
 //! 2. Otherwise start a container with testcontainers, image `COURSE_REDIS_IMAGE`
 //!    (default `redis:7-alpine`), and wait for "Ready to accept connections".
-//! 3. If neither works, fail with a message that says how to fix it. Never skip silently.
+//! 3. No container (Docker not running, the image cannot be pulled): start the
+//!    `redis-server` found on `PATH`, on a free port (see [`local`]).
+//! 4. If none works, fail with a message that names all three fixes. Never skip silently.
+
+mod local;
 
 use std::fmt;
+use std::path::PathBuf;
 
 use testcontainers::core::{IntoContainerPort, WaitFor};
 use testcontainers::runners::AsyncRunner;
@@ -23,6 +28,8 @@ pub enum RedisProvider {
     Container { image: String, id: String },
     /// A server the learner runs, named by `REDIS_URL`.
     Url,
+    /// The `redis-server` found on `PATH`, started by the kit for this test.
+    LocalServer { binary: PathBuf },
 }
 
 impl fmt::Display for RedisProvider {
@@ -32,15 +39,26 @@ impl fmt::Display for RedisProvider {
                 write!(f, "testcontainers (image {image}, container {:.12})", id)
             }
             RedisProvider::Url => write!(f, "REDIS_URL"),
+            RedisProvider::LocalServer { binary } => {
+                write!(f, "redis-server on PATH ({})", binary.display())
+            }
         }
     }
 }
 
-/// A running Redis. Dropping it stops the container, if there is one.
+/// A running Redis. Dropping it stops the container or the `redis-server`, if the kit
+/// started one.
 pub struct RedisServer {
     url: String,
     provider: RedisProvider,
-    container: Option<ContainerAsync<GenericImage>>,
+    started: Started,
+}
+
+/// What the kit started, and so must stop.
+enum Started {
+    Nothing,
+    Container(Box<ContainerAsync<GenericImage>>),
+    Local(local::LocalRedis),
 }
 
 impl RedisServer {
@@ -59,23 +77,34 @@ impl RedisServer {
         redis::Client::open(self.url.as_str()).expect("the kit builds valid redis URLs")
     }
 
-    /// Restarts the container (fault tests: what happens to subscribers when Redis goes away).
-    /// With `REDIS_URL` there is nothing we may restart, so this returns an error.
+    /// Restarts the server (fault tests: what happens to subscribers when Redis goes away).
+    /// It comes back empty, on the same port. With `REDIS_URL` there is nothing we may
+    /// restart, so this returns an error.
     pub async fn restart(&self) -> Result<(), RedisUnavailable> {
-        let Some(container) = &self.container else {
-            return Err(RedisUnavailable(
-                "cannot restart a server given by REDIS_URL; unset it to let the kit start a container"
+        match &self.started {
+            Started::Nothing => Err(RedisUnavailable(
+                "cannot restart a server given by REDIS_URL; unset it to let the kit start one"
                     .into(),
-            ));
-        };
-        container
-            .stop()
-            .await
-            .map_err(|e| RedisUnavailable(format!("stopping the Redis container failed: {e}")))?;
-        container
-            .start()
-            .await
-            .map_err(|e| RedisUnavailable(format!("restarting the Redis container failed: {e}")))
+            )),
+            Started::Local(server) => server.restart().await.map_err(RedisUnavailable),
+            Started::Container(container) => {
+                container.stop().await.map_err(|e| {
+                    RedisUnavailable(format!("stopping the Redis container failed: {e}"))
+                })?;
+                container.start().await.map_err(|e| {
+                    RedisUnavailable(format!("restarting the Redis container failed: {e}"))
+                })
+            }
+        }
+    }
+
+    /// The process id of the kit's `redis-server` watchdog, when that is the provider
+    /// (the kit's tests check that it is gone when the tests end).
+    pub fn local_pid(&self) -> Option<u32> {
+        match &self.started {
+            Started::Local(server) => server.pid(),
+            _ => None,
+        }
     }
 }
 
@@ -89,22 +118,77 @@ pub async fn start_redis() -> Result<RedisServer, RedisUnavailable> {
     if let Ok(url) = std::env::var("REDIS_URL")
         && !url.trim().is_empty()
     {
-        let server = RedisServer {
+        return Ok(announce(RedisServer {
             url,
             provider: RedisProvider::Url,
-            container: None,
-        };
-        eprintln!(
-            "[kit] Redis provider: {} at {}",
-            server.provider, server.url
-        );
-        return Ok(server);
+            started: Started::Nothing,
+        }));
     }
-    let image = std::env::var("COURSE_REDIS_IMAGE")
+    let image = image();
+    let container_error = match start_container(&image).await {
+        Ok(server) => return Ok(announce(server)),
+        Err(error) => error,
+    };
+    let Some(binary) = local::find_on_path(std::env::var_os("PATH")) else {
+        return Err(RedisUnavailable(no_provider(
+            &image,
+            &container_error,
+            None,
+        )));
+    };
+    match local::LocalRedis::start(binary.clone()).await {
+        Ok(server) => Ok(announce(RedisServer {
+            url: format!("redis://127.0.0.1:{}", server.port()),
+            provider: RedisProvider::LocalServer { binary },
+            started: Started::Local(server),
+        })),
+        Err(local_error) => Err(RedisUnavailable(no_provider(
+            &image,
+            &container_error,
+            Some(&local_error),
+        ))),
+    }
+}
+
+/// For tests: a Redis server, or the test fails with the fix and nothing else.
+///
+/// A panic would print a backtrace around the message under `RUST_BACKTRACE=1`; the
+/// message is the whole story, so it goes to stderr (libtest shows it with the failure)
+/// and the test unwinds without the panic hook.
+pub async fn redis_for_test() -> RedisServer {
+    match start_redis().await {
+        Ok(server) => server,
+        Err(why) => {
+            eprintln!("{why}");
+            std::panic::resume_unwind(Box::new(why.to_string()))
+        }
+    }
+}
+
+/// The `redis-server` the third provider would start, if `PATH` has one.
+pub fn redis_server_on_path() -> Option<PathBuf> {
+    local::find_on_path(std::env::var_os("PATH"))
+}
+
+/// The image testcontainers starts: `COURSE_REDIS_IMAGE`, else [`DEFAULT_IMAGE`].
+pub fn image() -> String {
+    std::env::var("COURSE_REDIS_IMAGE")
         .ok()
         .filter(|s| !s.trim().is_empty())
-        .unwrap_or_else(|| DEFAULT_IMAGE.to_owned());
-    let (name, tag) = split_image(&image);
+        .unwrap_or_else(|| DEFAULT_IMAGE.to_owned())
+}
+
+/// Says on stderr which provider a test got: the first thing to know when it fails.
+fn announce(server: RedisServer) -> RedisServer {
+    eprintln!(
+        "[kit] Redis provider: {} at {}",
+        server.provider, server.url
+    );
+    server
+}
+
+async fn start_container(image: &str) -> Result<RedisServer, String> {
+    let (name, tag) = split_image(image);
     let container = GenericImage::new(name, tag)
         .with_exposed_port(6379.tcp())
         .with_wait_for(WaitFor::message_on_stdout("Ready to accept connections"))
@@ -122,41 +206,50 @@ pub async fn start_redis() -> Result<RedisServer, RedisUnavailable> {
         .with_startup_timeout(std::time::Duration::from_secs(60))
         .start()
         .await
-        .map_err(|e| RedisUnavailable(container_failed(&image, &e.to_string())))?;
+        .map_err(|e| first_line(&e.to_string()))?;
     let host = container
         .get_host()
         .await
-        .map_err(|e| RedisUnavailable(format!("the Redis container has no reachable host: {e}")))?;
+        .map_err(|e| format!("the Redis container has no reachable host: {e}"))?;
     let port = container
         .get_host_port_ipv4(6379)
         .await
-        .map_err(|e| RedisUnavailable(format!("the Redis container exposes no port 6379: {e}")))?;
-    let server = RedisServer {
+        .map_err(|e| format!("the Redis container exposes no port 6379: {e}"))?;
+    Ok(RedisServer {
         url: format!("redis://{host}:{port}"),
         provider: RedisProvider::Container {
-            image: image.clone(),
+            image: image.to_owned(),
             id: container.id().to_owned(),
         },
-        container: Some(container),
-    };
-    eprintln!(
-        "[kit] Redis provider: {} at {}",
-        server.provider, server.url
-    );
-    Ok(server)
+        started: Started::Container(Box::new(container)),
+    })
 }
 
-/// The message when no container could be started: what failed, and both ways to fix it.
-fn container_failed(image: &str, error: &str) -> String {
+/// A long error (some carry their whole cause chain) cut to its first line.
+fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or_default().to_owned()
+}
+
+/// The message when no provider worked: what each one said, and the three fixes.
+fn no_provider(image: &str, container_error: &str, local_error: Option<&str>) -> String {
+    let local = match local_error {
+        None => "no `redis-server` on PATH".to_owned(),
+        Some(error) => format!("the `redis-server` on PATH did not start: {error}"),
+    };
     format!(
-        "could not start a Redis container from image `{image}`: {error}\n\
-         How to fix it, either:\n\
-         - start Docker (`sudo systemctl start docker`, or open Docker Desktop) and make sure \
+        "no Redis for this test.\n\
+         - REDIS_URL is not set;\n\
+         - a container from image `{image}` could not start: {container_error};\n\
+         - {local}.\n\
+         Any one of these fixes it:\n\
+         1. start Docker (`sudo systemctl start docker`, or open Docker Desktop) and make sure \
          the image is available (`docker pull {image}`), or set COURSE_REDIS_IMAGE to an image \
          you have;\n\
-         - or run a Redis server yourself and point the course at it: \
+         2. install Redis (`sudo apt install redis-server`, `brew install redis`): the kit starts \
+         the `redis-server` it finds on PATH itself;\n\
+         3. run a Redis server yourself and point the course at it: \
          `REDIS_URL=redis://127.0.0.1:6379 cargo test ...`.\n\
-         `cargo xtask doctor` checks both."
+         `cargo xtask doctor` says which of these the course will use."
     )
 }
 
@@ -170,15 +263,22 @@ fn split_image(image: &str) -> (&str, &str) {
 
 #[cfg(test)]
 mod tests {
-    use super::{container_failed, split_image};
+    use super::{no_provider, split_image};
 
     #[test]
-    fn without_docker_the_message_gives_both_fixes() {
-        let message = container_failed("redis:7-alpine", "connection refused");
+    fn without_any_provider_the_message_gives_all_three_fixes() {
+        let message = no_provider("redis:7-alpine", "connection refused", None);
         assert!(message.contains("connection refused"), "{message}");
+        assert!(message.contains("no `redis-server` on PATH"), "{message}");
         assert!(message.contains("start Docker"), "{message}");
-        assert!(message.contains("REDIS_URL=redis://"), "{message}");
         assert!(message.contains("docker pull redis:7-alpine"), "{message}");
+        assert!(message.contains("apt install redis-server"), "{message}");
+        assert!(message.contains("REDIS_URL=redis://"), "{message}");
+        let message = no_provider("redis:7-alpine", "refused", Some("exited (status 1)"));
+        assert!(
+            message.contains("did not start: exited (status 1)"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -218,23 +218,26 @@ impl Client {
     async fn receive(mut self, count: u64, epoch: Instant) -> Result<ClientStats> {
         let mut cursor = 0u64;
         while cursor < count {
-            let bodies = match self.transport {
+            let received = |epoch: Instant| epoch.elapsed().as_micros() as u64;
+            // The time is taken when the answer has arrived: for short polling, before the
+            // wait for the next poll, which is not part of the message's latency.
+            let (bodies, now) = match self.transport {
                 Transport::ShortPoll => {
                     let next = tokio::time::Instant::now() + POLL_EVERY;
                     let body = self.get(&format!("/poll?after={cursor}")).await?;
+                    let now = received(epoch);
                     tokio::time::sleep_until(next).await;
-                    vec![body]
+                    (vec![body], now)
                 }
                 Transport::LongPoll => {
-                    vec![
-                        self.get(&format!("/long-poll?after={cursor}&timeout_ms=20000"))
-                            .await?,
-                    ]
+                    let body = self
+                        .get(&format!("/long-poll?after={cursor}&timeout_ms=20000"))
+                        .await?;
+                    (vec![body], received(epoch))
                 }
-                Transport::Sse => vec![self.next_sse_data().await?],
-                Transport::WebSocket => vec![self.next_ws_text().await?],
+                Transport::Sse => (vec![self.next_sse_data().await?], received(epoch)),
+                Transport::WebSocket => (vec![self.next_ws_text().await?], received(epoch)),
             };
-            let now = epoch.elapsed().as_micros() as u64;
             for body in bodies {
                 for message in parse_messages(&body)? {
                     if message.id <= cursor {

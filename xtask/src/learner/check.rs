@@ -1,14 +1,17 @@
 //! `cargo xtask check [LAB]`: run one lab's tests and say where the learner stands.
 //!
-//! Steps passed, then the first failing step with its assertion message, its first hint
-//! and the book page that explains it. A compile error is shown as the compiler's
-//! message, not as failing steps: counting failures of code that does not build would
-//! send the learner to the wrong place.
+//! Steps passed, then the first failing step: every one of its failing tests with its
+//! message (the second test's message is often the one that helps), its first hint and
+//! the book page that explains it. The hint shown is recorded, so `cargo xtask hint`
+//! goes on with hint 2. A compile error is shown as the compiler's message, not as
+//! failing steps: counting failures of code that does not build would send the learner
+//! to the wrong place.
 
 use std::time::Duration;
 
 use anyhow::{Result, bail};
 
+use super::hint;
 use crate::score::{self, StepScore};
 use crate::steps::{self, Steps};
 use crate::testrun::{self, Build, Target, TestResult};
@@ -101,19 +104,14 @@ pub fn check(lab: Option<String>) -> Result<()> {
 }
 
 fn next_move(lab: &Lab, run: &LabRun) -> anyhow::Error {
-    let number = lab
-        .dir_name
-        .split('-')
-        .next()
-        .unwrap_or(&lab.dir_name)
-        .trim_start_matches('0');
+    let lab_arg = lab.arg();
     match run {
         LabRun::CompileError(_) => anyhow::anyhow!(
-            "lab {} does not compile yet: fix the first error above, then run `cargo xtask check {number}`",
+            "lab {} does not compile yet: fix the first error above, then run `cargo xtask check {lab_arg}`",
             lab.dir_name
         ),
         LabRun::Ran { .. } => anyhow::anyhow!(
-            "not finished yet: make the failing step pass, then run `cargo xtask check {number}` (or `cargo xtask watch {number}`); stuck? `cargo xtask hint {number}`"
+            "not finished yet: make the failing step pass, then run `cargo xtask check {lab_arg}` (or `cargo xtask watch {lab_arg}`); stuck? `cargo xtask hint {lab_arg}`"
         ),
     }
 }
@@ -152,46 +150,116 @@ pub fn report(lab: &Lab, run: &LabRun) {
         ))
     );
     if let Some(failing) = score::first_failing(&scores) {
-        print_failing_step(failing);
+        print!("{}", failing_step(&lab.arg(), failing));
+        if !failing.step.hints.is_empty() {
+            // Best effort: a read-only target/ only means `hint` starts at hint 1 again.
+            let _ = hint::record_shown(&lab.dir_name, failing.step.id, 1);
+        }
     }
 }
 
-fn print_failing_step(failing: &StepScore) {
+/// The first failing step: each failing test with its message, hint 1, the page.
+fn failing_step(lab_arg: &str, failing: &StepScore) -> String {
+    use std::fmt::Write;
     let step = failing.step;
-    println!(
-        "\n{} step {} ({}) fails",
+    let mut out = String::new();
+    let failures: Vec<_> = failing
+        .results
+        .iter()
+        .filter(|r| !r.outcome.passed())
+        .collect();
+    let _ = writeln!(
+        out,
+        "\n{} step {} ({}) fails: {} of its {} tests",
         ui::red("next:"),
         step.id,
-        step.title
+        step.title,
+        failures.len(),
+        failing.results.len()
     );
-    match failing.first_failure() {
-        Some(result) => {
-            println!("  {}", ui::bold(&result.name));
-            let message = testrun::first_lines(&result.outcome.explanation(), 15);
-            for line in message.lines() {
-                println!("    {line}");
-            }
-        }
-        None => println!(
-            "  no test proves this step ({}...): the lab's tests may have been renamed; `cargo xtask reset` restores them",
+    if failures.is_empty() {
+        let _ = writeln!(
+            out,
+            "  no test proves this step ({}...): the lab's tests may have been renamed; `cargo xtask reset {lab_arg}` restores them",
             step.tests.join(", ")
-        ),
+        );
+    }
+    for result in failures {
+        let _ = writeln!(out, "  {}", ui::bold(&result.name));
+        let message = testrun::first_lines(&result.outcome.explanation(), 15);
+        for line in message.lines() {
+            let _ = writeln!(out, "    {line}");
+        }
     }
     if let Some(first) = step.hints.first() {
-        println!("\n{} {first}", ui::yellow("hint 1:"));
+        let _ = writeln!(out, "\n{} {first}", ui::yellow("hint 1:"));
         if step.hints.len() > 1 {
-            println!(
+            let _ = writeln!(
+                out,
                 "{}",
                 ui::dim(&format!(
-                    "  ({} more: `cargo xtask hint`)",
+                    "  ({} more: `cargo xtask hint {lab_arg}` shows hint 2)",
                     step.hints.len() - 1
                 ))
             );
         }
     }
     let (url, file) = step.page_links();
-    println!(
+    let _ = writeln!(
+        out,
         "{} {url} (run `cargo xtask serve`) or {file}",
         ui::bold("read:")
     );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testrun::Outcome;
+
+    #[test]
+    fn every_failing_test_of_the_step_is_shown_with_its_message() {
+        let steps = crate::steps::parse(
+            r#"
+[lab]
+title = "T"
+book = "t/lab.md"
+[[step]]
+id = 5
+title = "WebSocket"
+book = "t/ws.md"
+points = 1
+tests = ["step5_"]
+hints = ["first hint", "second hint"]
+"#,
+        )
+        .unwrap();
+        let result = |name: &str, outcome| TestResult {
+            name: name.into(),
+            outcome,
+        };
+        let results = vec![
+            result("step5_a", Outcome::Passed),
+            result("step5_b", Outcome::Failed("the useless message".into())),
+            result("step5_c", Outcome::Failed("the useful message".into())),
+        ];
+        let scores = score::score(&steps, &results);
+        let text = failing_step("01", &scores[0]);
+        for wanted in [
+            "2 of its 3 tests",
+            "step5_b",
+            "the useless message",
+            "step5_c",
+            "the useful message",
+            "first hint",
+            "`cargo xtask hint 01` shows hint 2",
+        ] {
+            assert!(text.contains(wanted), "{wanted:?} missing from:\n{text}");
+        }
+        assert!(
+            !text.contains("step5_a"),
+            "a passing test is not listed:\n{text}"
+        );
+    }
 }

@@ -2,7 +2,8 @@
 //!
 //! The count lives in `target/xtask/hints.json` (per lab: which step, how many shown), so
 //! it survives between calls and starts again at hint 1 when the learner moves on to
-//! another step. `target/` keeps it out of git and `reset`'s way.
+//! another step. `check` records the hint 1 it prints there too, so the next `hint`
+//! gives hint 2 rather than repeating it. `target/` keeps it out of git and `reset`'s way.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -37,6 +38,23 @@ fn save(state: &State) -> Result<()> {
     std::fs::create_dir_all(file.parent().expect("has a parent"))?;
     std::fs::write(&file, serde_json::to_string_pretty(state)?)
         .with_context(|| format!("writing {}", file.display()))
+}
+
+/// Notes that hint `count` of `step` was shown, keeping a higher count already noted
+/// for the same step (`check` shows hint 1 again after `hint` showed hint 3).
+pub fn note_shown(state: &mut State, lab: &str, step: u32, count: usize) {
+    let count = match state.get(lab) {
+        Some(shown) if shown.step == step => shown.count.max(count),
+        _ => count,
+    };
+    state.insert(lab.to_owned(), Shown { step, count });
+}
+
+/// [`note_shown`], saved in `target/xtask/hints.json`.
+pub fn record_shown(lab: &str, step: u32, count: usize) -> Result<()> {
+    let mut state = load();
+    note_shown(&mut state, lab, step, count);
+    save(&state)
 }
 
 /// Which hint (1-based) to show next for `step`, given what was shown before.
@@ -76,13 +94,7 @@ pub fn hint(lab: Option<String>) -> Result<()> {
         let step = failing.step;
         let mut state = load();
         let n = next_hint(state.get(&lab.dir_name), step.id, step.hints.len());
-        state.insert(
-            lab.dir_name.clone(),
-            Shown {
-                step: step.id,
-                count: n,
-            },
-        );
+        note_shown(&mut state, &lab.dir_name, step.id, n);
         save(&state)?;
         println!("lab {}, step {} ({}):", lab.dir_name, step.id, step.title);
         match step.hints.get(n - 1) {
@@ -103,7 +115,10 @@ pub fn hint(lab: Option<String>) -> Result<()> {
         } else {
             println!(
                 "{}",
-                ui::dim("ask again for the next hint: `cargo xtask hint`")
+                ui::dim(&format!(
+                    "ask again for the next hint: `cargo xtask hint {}`",
+                    lab.arg()
+                ))
             );
         }
         return Ok(());
@@ -124,5 +139,22 @@ mod tests {
         let shown = Shown { step: 2, count: 3 };
         assert_eq!(next_hint(Some(&shown), 2, 3), 3, "stays on the last hint");
         assert_eq!(next_hint(Some(&shown), 3, 3), 1, "a new step starts over");
+    }
+
+    #[test]
+    fn after_check_showed_hint_1_the_next_hint_is_2() {
+        let mut state = State::new();
+        note_shown(&mut state, "01-transports", 5, 1); // what `check` records
+        let n = next_hint(state.get("01-transports"), 5, 3);
+        assert_eq!(n, 2, "`hint` must not repeat the hint `check` showed");
+        note_shown(&mut state, "01-transports", 5, n);
+        note_shown(&mut state, "01-transports", 5, 1); // `check` again
+        assert_eq!(
+            next_hint(state.get("01-transports"), 5, 3),
+            3,
+            "running `check` again does not take the learner back to hint 2"
+        );
+        note_shown(&mut state, "01-transports", 6, 1); // `check` on the next step
+        assert_eq!(next_hint(state.get("01-transports"), 6, 3), 2);
     }
 }
