@@ -2,7 +2,7 @@
 //! `steps.toml`, so the page and the tooling can never disagree.
 //!
 //! An in-process mdBook preprocessor. It renders each step's number, title, points and
-//! the page that explains it, then the step's hints as nested `<details>` blocks, so the
+//! the page that explains it (by the page's title), then the step's hints as nested `<details>` blocks, so the
 //! second hint only appears once the first is opened, as `cargo xtask hint` unfolds them.
 //! An unknown lab name is an error: a typo must fail the build, not print nothing.
 
@@ -101,7 +101,7 @@ fn expand(content: &str, page: &Path, course: &Path) -> Result<String> {
         } else {
             out.push_str(&rest[..start]);
             let name = after[..end].trim();
-            out.push_str(&render(name, &load_lab(course, name)?, page));
+            out.push_str(&render(name, &load_lab(course, name)?, page, course)?);
         }
         rest = &after[end + 2..];
     }
@@ -122,8 +122,19 @@ fn relative_link(page: &Path, target: &str) -> String {
     format!("{}{target}", "../".repeat(depth))
 }
 
+/// A page's title, as its reader sees it: its first `# ` heading.
+fn page_title(course: &Path, target: &str) -> Result<String> {
+    let file = course.join("book/src").join(target);
+    let text = std::fs::read_to_string(&file)
+        .with_context(|| format!("a step's page {target} does not exist"))?;
+    text.lines()
+        .find_map(|line| line.strip_prefix("# "))
+        .map(|title| title.trim().to_owned())
+        .with_context(|| format!("{target} has no `# ` title"))
+}
+
 /// The Markdown for one lab's steps.
-pub fn render(name: &str, steps: &Steps, page: &Path) -> String {
+pub fn render(name: &str, steps: &Steps, page: &Path, course: &Path) -> Result<String> {
     let number = name
         .split('-')
         .next()
@@ -137,7 +148,7 @@ pub fn render(name: &str, steps: &Steps, page: &Path) -> String {
             step.id,
             step.title.replace('|', "\\|"),
             step.points,
-            step.book,
+            page_title(course, &step.book)?.replace('|', "\\|"),
             relative_link(page, &step.book)
         ));
     }
@@ -162,7 +173,7 @@ pub fn render(name: &str, steps: &Steps, page: &Path) -> String {
         out.push_str(&"</details>\n".repeat(step.hints.len()));
         out.push_str("\n</details>\n\n");
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -179,7 +190,7 @@ mod tests {
         let text = "# Lab\n\n{{#steps 01-demo}}\n\nThe end. \\{{#steps shown}}";
         let out = expand(text, page, &course()).unwrap();
         assert!(
-            out.contains("| 1 | Add | 10 | [demo/add.md](../demo/add.md) |"),
+            out.contains("| 1 | Add | 10 | [add](../demo/add.md) |"),
             "{out}"
         );
         assert!(out.contains("| 3 | Count down | 30 |"), "{out}");

@@ -124,8 +124,9 @@ impl LocalAdapter {
     pub fn recipients(&self, broadcast: &Broadcast) -> Vec<String> {
         // ANCHOR: recipients
         // Step 5: choose the recipients of a broadcast.
-        // No rooms means every local socket; otherwise the members of the rooms. Then remove the members of
-        // `except_rooms` and `except_sid`. A set makes each socket appear once.
+        // Who gets a broadcast: the members of its rooms (every socket of the namespace when it names none),
+        // minus the members of its excepted rooms and the excepted socket, each once. The page's table of
+        // the four variants says which is which.
         todo!("step 5: choose the recipients of a broadcast (book: 02-socketio/broadcast.md)")
         // ANCHOR_END: recipients
     }

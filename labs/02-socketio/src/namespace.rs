@@ -124,9 +124,10 @@ impl Namespace {
     ) -> Result<Socket, ConnectError> {
         // ANCHOR: connect
         // Step 3: run the middlewares, create the socket and answer CONNECT.
-        // Run each middleware on a `ConnectRequest` (a refusal is sent as `connect_error(...)` and returned),
-        // create the `Socket` with a fresh id (or the restored one), register it in `self.sockets`, and send
-        // `40{"sid":...}` (with `pid` when a session store is configured).
+        // A client that sends `40` (or `40/admins,`) gets `40{"sid":...}` with a socket id of its own,
+        // or `44{"message":...}` when a middleware refuses it; with a session store the answer also has
+        // a `pid`, and a client that comes back with it gets its socket back. The page's "What a socket
+        // carries" section explains each part.
         todo!(
             "step 3: run the middlewares, create the socket and answer CONNECT (book: 02-socketio/namespaces.md)"
         )

@@ -14,8 +14,9 @@ use super::session::{CloseReason, Session};
 pub async fn run(session: Arc<Session>, interval: Duration, timeout: Duration) {
     // ANCHOR: heartbeat
     // Step 1: ping every ping_interval and close on a missing pong.
-    // Loop: sleep `interval` (or return when the session closes), send `Outgoing::ping()`, then wait
-    // for `session.pong.notified()` at most `timeout`; on timeout close with `CloseReason::PingTimeout`.
+    // Every `interval` the client gets a ping (`2`); a session whose pong (`3`) has not come
+    // `timeout` after that ping is closed with `CloseReason::PingTimeout`. The loop ends when its
+    // session closes. The page's section on the heartbeat says who notices a dead peer, and why.
     todo!(
         "step 1: ping every ping_interval and close on a missing pong (book: 02-socketio/engine-io.md)"
     )
