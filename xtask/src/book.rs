@@ -7,6 +7,7 @@
 //!
 //! mdBook reports a missing `{{#include}}` as a log line, not an error, so we count the
 //! error events it logs and check includes and links ourselves: a stale snippet must fail.
+//! `folds` checks that no page shows a learner's answer unfolded.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -43,6 +44,7 @@ pub fn build(out: &Path, live_reload: Option<&str>) -> Result<()> {
     install_log_counter();
     materialize_assets()?;
     check_includes()?;
+    crate::folds::check(&workspace::root())?;
     let before = ERRORS.load(Ordering::SeqCst);
     let mut book = MDBook::load(book_dir()).context("loading book/ (book.toml, src/SUMMARY.md)")?;
     book.config.build.build_dir = out.to_path_buf();
@@ -212,7 +214,7 @@ fn find_hrefs(html: &str) -> Vec<String> {
     found
 }
 
-fn markdown_files(dir: &Path) -> Result<Vec<PathBuf>> {
+pub fn markdown_files(dir: &Path) -> Result<Vec<PathBuf>> {
     files_with_extension(dir, "md")
 }
 

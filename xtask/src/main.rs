@@ -8,6 +8,7 @@ mod bench;
 mod book;
 mod derive;
 mod doctor;
+mod folds;
 mod grade;
 mod hintcode;
 mod labsteps;

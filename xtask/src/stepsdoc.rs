@@ -2,9 +2,10 @@
 //! `steps.toml`, so the page and the tooling can never disagree.
 //!
 //! An in-process mdBook preprocessor. It renders each step's number, title, points and
-//! the page that explains it, then the step's hints as nested `<details>` blocks, so the
+//! the page that explains it (by the page's title), then the step's hints as nested `<details>` blocks, so the
 //! second hint only appears once the first is opened, as `cargo xtask hint` unfolds them.
 //! An unknown lab name is an error: a typo must fail the build, not print nothing.
+//! `{{#steps-json NN-x}}` gives the same steps as JSON, for the live panels.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -15,6 +16,7 @@ use mdbook_preprocessor::{Preprocessor, PreprocessorContext};
 use crate::steps::{self, Steps};
 
 const DIRECTIVE: &str = "{{#steps ";
+const JSON_DIRECTIVE: &str = "{{#steps-json ";
 
 pub struct StepsTables {
     /// Where `labs/` is.
@@ -32,7 +34,9 @@ impl Preprocessor for StepsTables {
             let BookItem::Chapter(chapter) = item else {
                 return;
             };
-            if failure.is_some() || !chapter.content.contains(DIRECTIVE) {
+            let has_directive =
+                chapter.content.contains(DIRECTIVE) || chapter.content.contains(JSON_DIRECTIVE);
+            if failure.is_some() || !has_directive {
                 return;
             }
             let page = chapter.path.clone().unwrap_or_default();
@@ -87,26 +91,63 @@ pub fn load_lab(course: &Path, name: &str) -> Result<Steps> {
 }
 
 fn expand(content: &str, page: &Path, course: &Path) -> Result<String> {
+    let tables = expand_directive(content, DIRECTIVE, |name| {
+        render(name, &load_lab(course, name)?, page, course)
+    })?;
+    expand_directive(&tables, JSON_DIRECTIVE, |name| {
+        render_json(&load_lab(course, name)?, page, course)
+    })
+}
+
+/// Replaces each `{{#<directive> NAME}}` by `render(NAME)`; `\{{#...}}` is shown literally.
+fn expand_directive(
+    content: &str,
+    directive: &str,
+    mut render: impl FnMut(&str) -> Result<String>,
+) -> Result<String> {
     let mut out = String::new();
     let mut rest = content;
-    while let Some(start) = rest.find(DIRECTIVE) {
-        let after = &rest[start + DIRECTIVE.len()..];
+    while let Some(start) = rest.find(directive) {
+        let after = &rest[start + directive.len()..];
         let end = after
             .find("}}")
-            .context("a `{{#steps` without its closing `}}`")?;
+            .with_context(|| format!("a `{}` without its closing `}}}}`", directive.trim()))?;
         if start > 0 && rest.as_bytes()[start - 1] == b'\\' {
             // Escaped: shown literally, without the backslash.
             out.push_str(&rest[..start - 1]);
-            out.push_str(&rest[start..start + DIRECTIVE.len() + end + 2]);
+            out.push_str(&rest[start..start + directive.len() + end + 2]);
         } else {
             out.push_str(&rest[..start]);
-            let name = after[..end].trim();
-            out.push_str(&render(name, &load_lab(course, name)?, page));
+            out.push_str(&render(after[..end].trim())?);
         }
         rest = &after[end + 2..];
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// `{{#steps-json NN-x}}`: each step's title and page as JSON, for a live panel's
+/// `data-steps='...'` attribute (so a panel can say which step is missing, from steps.toml).
+/// Quotes, `&` and `<` are escaped as `\uXXXX`, which keeps it valid JSON inside the attribute.
+fn render_json(steps: &Steps, page: &Path, course: &Path) -> Result<String> {
+    let mut map = serde_json::Map::new();
+    for step in &steps.steps {
+        let link = relative_link(page, &step.book.replace(".md", ".html"));
+        map.insert(
+            step.id.to_string(),
+            serde_json::json!({
+                "title": step.title,
+                "page": link,
+                "pageTitle": page_title(course, &step.book)?,
+            }),
+        );
+    }
+    let json = serde_json::Value::Object(map).to_string();
+    Ok(json
+        .replace('\'', "\\u0027")
+        .replace('&', "\\u0026")
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e"))
 }
 
 /// A link from `page` to `target` (both relative to `book/src`).
@@ -122,8 +163,19 @@ fn relative_link(page: &Path, target: &str) -> String {
     format!("{}{target}", "../".repeat(depth))
 }
 
+/// A page's title, as its reader sees it: its first `# ` heading.
+fn page_title(course: &Path, target: &str) -> Result<String> {
+    let file = course.join("book/src").join(target);
+    let text = std::fs::read_to_string(&file)
+        .with_context(|| format!("a step's page {target} does not exist"))?;
+    text.lines()
+        .find_map(|line| line.strip_prefix("# "))
+        .map(|title| title.trim().to_owned())
+        .with_context(|| format!("{target} has no `# ` title"))
+}
+
 /// The Markdown for one lab's steps.
-pub fn render(name: &str, steps: &Steps, page: &Path) -> String {
+pub fn render(name: &str, steps: &Steps, page: &Path, course: &Path) -> Result<String> {
     let number = name
         .split('-')
         .next()
@@ -137,7 +189,7 @@ pub fn render(name: &str, steps: &Steps, page: &Path) -> String {
             step.id,
             step.title.replace('|', "\\|"),
             step.points,
-            step.book,
+            page_title(course, &step.book)?.replace('|', "\\|"),
             relative_link(page, &step.book)
         ));
     }
@@ -162,7 +214,7 @@ pub fn render(name: &str, steps: &Steps, page: &Path) -> String {
         out.push_str(&"</details>\n".repeat(step.hints.len()));
         out.push_str("\n</details>\n\n");
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -179,7 +231,7 @@ mod tests {
         let text = "# Lab\n\n{{#steps 01-demo}}\n\nThe end. \\{{#steps shown}}";
         let out = expand(text, page, &course()).unwrap();
         assert!(
-            out.contains("| 1 | Add | 10 | [demo/add.md](../demo/add.md) |"),
+            out.contains("| 1 | Add | 10 | [add](../demo/add.md) |"),
             "{out}"
         );
         assert!(out.contains("| 3 | Count down | 30 |"), "{out}");
@@ -230,6 +282,24 @@ mod tests {
         assert!(html.contains("href=\"../demo/add.html\""), "{html}");
         let error = build_page("{{#steps 07-nothing}}").unwrap_err();
         assert!(format!("{error:#}").contains("names no lab"), "{error:#}");
+    }
+
+    #[test]
+    fn the_json_directive_gives_titles_and_pages_for_an_attribute() {
+        let out = expand(
+            "<div data-steps='{{#steps-json 01-demo}}'>",
+            Path::new("demo/lab.md"),
+            &course(),
+        )
+        .unwrap();
+        let json = out
+            .strip_prefix("<div data-steps='")
+            .and_then(|rest| rest.strip_suffix("'>"))
+            .unwrap_or_else(|| panic!("one attribute, no quote inside: {out}"));
+        let steps: serde_json::Value = serde_json::from_str(json).unwrap();
+        assert_eq!(steps["1"]["title"], "Add", "{out}");
+        assert_eq!(steps["1"]["page"], "../demo/add.html", "{out}");
+        assert_eq!(steps["1"]["pageTitle"], "add", "{out}");
     }
 
     #[test]

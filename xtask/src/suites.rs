@@ -78,6 +78,16 @@ pub const SUITES: &[Suite] = &[
         needs: &[Tool::Chromium],
         prepare: nothing_to_prepare,
     },
+    // The book: every live panel against each chapter's solution (data shown) and its lab as
+    // shipped ("step N is not done yet"), with no JavaScript error.
+    Suite {
+        name: "the book's live panels in a real browser",
+        package: "xtask",
+        feature: "browser",
+        test: "panels",
+        needs: &[Tool::Chromium],
+        prepare: nothing_to_prepare,
+    },
 ];
 
 /// The npm and pip packages of chapter 2's interop suite, each installed once into

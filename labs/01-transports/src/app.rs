@@ -7,15 +7,22 @@ use axum::Router;
 use axum::http::{HeaderValue, Method, header};
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
-use tower_http::cors::CorsLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::config::Config;
 use crate::feed::Feed;
 use crate::shutdown::Shutdown;
 use crate::{demo, long_poll, poll, publish, sse, websocket};
 
-/// The origins of the book (`cargo xtask serve`), allowed to call this server.
-pub const BOOK_ORIGINS: [&str; 2] = ["http://127.0.0.1:3000", "http://localhost:3000"];
+/// Whether `origin` is the book served on this machine, on any port (`cargo xtask serve
+/// --port N`): `http://127.0.0.1:PORT` or `http://localhost:PORT`.
+pub fn is_book_origin(origin: &HeaderValue) -> bool {
+    let origin = origin.to_str().unwrap_or("");
+    ["http://127.0.0.1:", "http://localhost:"]
+        .iter()
+        .filter_map(|local| origin.strip_prefix(local))
+        .any(|port| port.parse::<u16>().is_ok())
+}
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -38,7 +45,7 @@ impl AppState {
 /// Every route of the chapter.
 pub fn router(state: AppState) -> Router {
     let cors = CorsLayer::new()
-        .allow_origin(BOOK_ORIGINS.map(HeaderValue::from_static))
+        .allow_origin(AllowOrigin::predicate(|origin, _| is_book_origin(origin)))
         .allow_methods([Method::GET, Method::POST])
         .allow_headers([header::CONTENT_TYPE, "last-event-id".parse().unwrap()]);
     Router::new()

@@ -174,7 +174,8 @@ impl AckSender {
     pub fn send_binary(self, args: Vec<Value>, binary: Vec<Bytes>) -> bool {
         // ANCHOR: ack_sender
         // Step 5: send the ACK packet for a client's event.
-        // Build `Packet::ack(...)` for this socket's namespace and id, and send it.
+        // The client that sent `42<id>[...]` gets `43<id>[...args]` in the same namespace (or
+        // `6<n>-<id>[...]` with attachments): acks.md, "On the wire".
         todo!("step 5: send the ACK packet for a client's event (book: 02-socketio/acks.md)")
         // ANCHOR_END: ack_sender
     }

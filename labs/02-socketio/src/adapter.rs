@@ -294,9 +294,10 @@ impl LocalAdapter {
     pub fn recipients(&self, options: &BroadcastOptions) -> Vec<String> {
         // ANCHOR: recipients
         // Step 5: choose the recipients of a broadcast.
-        // No rooms in `options` means every local socket; otherwise the members of `options.rooms`. Then
-        // remove the members of `options.except`, which also holds socket ids (`socket.broadcast` excepts the
-        // sender's own room). A set makes each socket appear once.
+        // Who gets a broadcast: the members of its rooms (every socket of the namespace when it names none),
+        // minus the members of its excepted rooms, each once. A socket is in its own room, so `except` also
+        // names sockets by id (that is how `socket.broadcast` leaves the sender out). The page's table of the
+        // four variants says which is which.
         todo!("step 5: choose the recipients of a broadcast (book: 02-socketio/broadcast.md)")
         // ANCHOR_END: recipients
     }

@@ -7,7 +7,7 @@ use axum::Router;
 use axum::http::{HeaderValue, Method, header};
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
-use tower_http::cors::CorsLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::config::Config;
 use crate::server::SocketIo;
@@ -17,13 +17,20 @@ pub const PAGE: &str = include_str!("demo/index.html");
 /// The hand-written client, also served alone at `/client.js`.
 pub const CLIENT_JS: &str = include_str!("demo/client.js");
 
-/// The origins of the book served locally (`cargo xtask serve`).
-pub const BOOK_ORIGINS: [&str; 2] = ["http://127.0.0.1:3000", "http://localhost:3000"];
+/// Whether `origin` is the book served on this machine, on any port (`cargo xtask serve
+/// --port N`): `http://127.0.0.1:PORT` or `http://localhost:PORT`.
+pub fn is_book_origin(origin: &HeaderValue) -> bool {
+    let origin = origin.to_str().unwrap_or("");
+    ["http://127.0.0.1:", "http://localhost:"]
+        .iter()
+        .filter_map(|local| origin.strip_prefix(local))
+        .any(|port| port.parse::<u16>().is_ok())
+}
 
 /// CORS for the book's origins.
 pub fn cors() -> CorsLayer {
     CorsLayer::new()
-        .allow_origin(BOOK_ORIGINS.map(HeaderValue::from_static))
+        .allow_origin(AllowOrigin::predicate(|origin, _| is_book_origin(origin)))
         .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
         .allow_headers([header::CONTENT_TYPE])
         .allow_credentials(true)

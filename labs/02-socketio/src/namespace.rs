@@ -312,9 +312,10 @@ impl Namespace {
         };
         // ANCHOR: connect
         // Step 3: run the middlewares, create the socket and answer CONNECT.
-        // Run each middleware, in order, on a `ConnectRequest` (the first refusal is answered CONNECT_ERROR
-        // and returned), then open the socket (a fresh id, or the restored one), register it in `self.sockets`,
-        // and answer `40{"sid":...}` (with `pid` when the socket has one).
+        // A client that sends `40` (or `40/admins,`) gets `40{"sid":...}` with a socket id of its own,
+        // or `44{"message":...}` when a middleware refuses it; with a session store the answer also has
+        // a `pid`, and a client that comes back with it gets its socket back. The page's "What a socket
+        // carries" section explains each part.
         todo!(
             "step 3: run the middlewares, create the socket and answer CONNECT (book: 02-socketio/namespaces.md)"
         )

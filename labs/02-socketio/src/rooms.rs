@@ -24,7 +24,8 @@ impl RoomIndex {
     pub fn join(&mut self, sid: &str, room: &str) {
         // ANCHOR: join
         // Step 4: put a socket in a room.
-        // Update both maps: room -> sockets and socket -> rooms.
+        // After `join`, the socket is a member of the room (a second join changes nothing): the page's
+        // rules.
         todo!("step 4: put a socket in a room (book: 02-socketio/rooms.md)")
         // ANCHOR_END: join
     }
@@ -33,7 +34,7 @@ impl RoomIndex {
     pub fn leave(&mut self, sid: &str, room: &str) {
         // ANCHOR: leave
         // Step 4: take a socket out of a room.
-        // Remove from both maps; drop a room (or a socket's entry) once it is empty.
+        // After `leave`, the socket is no longer a member, and a room nobody is in no longer exists.
         todo!("step 4: take a socket out of a room (book: 02-socketio/rooms.md)")
         // ANCHOR_END: leave
     }
@@ -65,7 +66,7 @@ impl RoomIndex {
     pub fn members(&self, rooms: &[String]) -> HashSet<String> {
         // ANCHOR: members
         // Step 4: the sockets in any of several rooms, each once.
-        // The union of the rooms' member sets.
+        // Every socket in at least one of the rooms, each once.
         todo!("step 4: the sockets in any of several rooms, each once (book: 02-socketio/rooms.md)")
         // ANCHOR_END: members
     }

@@ -279,8 +279,9 @@ impl Socket {
     ) -> impl Future<Output = Result<AckResponse, AckError>> + Send + 'static {
         // ANCHOR: emit_with_ack
         // Step 5: emit with an ack id and wait for the answer with a timeout.
-        // Register an id in `self.inner.acks`, keep a `ForgetOnDrop` guard, send the event with `packet.id`,
-        // then return a future that awaits the receiver under `tokio::time::timeout`.
+        // The client gets the event with an ack id (`42<id>[...]`); its answer `43<id>[...]` resolves the
+        // future, which fails with `AckError::Timeout` after `timeout` and with `AckError::Disconnected`
+        // when the socket goes; a pending ack never outlives its future (acks.md).
         std::future::ready::<Result<AckResponse, AckError>>(todo!(
             "step 5: emit with an ack id and wait for the answer with a timeout (book: 02-socketio/acks.md)"
         ))
@@ -452,7 +453,8 @@ impl Socket {
     pub(crate) fn on_ack(&self, packet: Packet) {
         // ANCHOR: on_ack
         // Step 5: resolve the pending ack a client answered.
-        // Take the id and the array data, and `resolve` the waiter (a late or unknown id is ignored).
+        // A client's `43<id>[...]` resolves the server's pending ack of that id, once; a late or unknown
+        // id is ignored (acks.md).
         todo!("step 5: resolve the pending ack a client answered (book: 02-socketio/acks.md)")
         // ANCHOR_END: on_ack
     }

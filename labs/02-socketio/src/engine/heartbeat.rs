@@ -25,10 +25,10 @@ use super::session::{CloseReason, Session};
 pub async fn run(session: Arc<Session>, opened: Instant, interval: Duration, timeout: Duration) {
     // ANCHOR: heartbeat
     // Step 1: ping every ping_interval and close on a missing pong.
-    // Loop: wait until the ping is due (`opened + interval` the first time; return when the session
-    // closes), send `Outgoing::ping()`, then wait for `session.pong.notified()` until `timeout` after the
-    // instant the ping was due; past it, close with `CloseReason::PingTimeout`. Wait for instants
-    // (`sleep_until`), not durations, so a late wake-up does not push the deadline back.
+    // Every `interval` the client gets a ping (`2`), the first one `interval` after the session opened;
+    // a session whose pong (`3`) has not come `timeout` after the instant that ping was due is closed with
+    // `CloseReason::PingTimeout`. The loop ends when its session closes. The page's section on the
+    // heartbeat says who notices a dead peer, and why.
     todo!(
         "step 1: ping every ping_interval and close on a missing pong (book: 02-socketio/engine-io.md)"
     )

@@ -140,7 +140,8 @@ impl OpenPacket {
     pub fn encode(&self) -> String {
         // ANCHOR: open_packet
         // Step 1: encode the open packet.
-        // The first packet: `0` followed by this struct as JSON (serde renames the fields to camelCase).
+        // The first frame the client receives: `0` then this struct as JSON, with camelCase field names
+        // (`pingInterval`, `pingTimeout`, `maxPayload`), as the handshake section of the page shows.
         todo!("step 1: encode the open packet (book: 02-socketio/engine-io.md)")
         // ANCHOR_END: open_packet
     }

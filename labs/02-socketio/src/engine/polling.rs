@@ -45,7 +45,8 @@ fn bad_request(session: &Session, status: StatusCode, why: &'static str) -> Resp
 pub fn encode_payload(packets: &[Outgoing]) -> String {
     // ANCHOR: encode_payload
     // Step 6: join packets into one polling payload.
-    // Each packet's text, then each attachment as `b` + base64, all joined by `\x1e`.
+    // A GET's answer: every packet's text, then each of its attachments as `b` and base64, joined by
+    // the record separator `\x1e` (the page's polling section).
     todo!(
         "step 6: join packets into one polling payload (book: 02-socketio/long-polling-upgrade.md)"
     )
@@ -154,8 +155,8 @@ async fn receive(config: &Config, session: &Arc<Session>, body: Body) -> Respons
     };
     // ANCHOR: decode_payload
     // Step 6: split a polling payload into packets.
-    // Split on `SEPARATOR`; `b...` is base64 binary for `on_binary`, the rest goes to `dispatch_text`;
-    // anything invalid answers `bad_request(...)`.
+    // A POST's body is the same format the other way: each part reaches the session as if it had
+    // come in a WebSocket frame, and a body that is not a valid payload is answered `400`.
     todo!(
         "step 6: split a polling payload into packets (book: 02-socketio/long-polling-upgrade.md)"
     );

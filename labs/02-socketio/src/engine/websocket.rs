@@ -76,8 +76,9 @@ pub async fn run(engine: Arc<Engine>, socket: WebSocket, existing: Attach, hands
             let session = claim.0.clone();
             // ANCHOR: upgrade
             // Step 6: probe and upgrade a polling session to this WebSocket.
-            // Run `upgrade(...)` under `engine.config.upgrade_timeout`; if it fails, return (dropping the claim
-            // puts the session back to polling); otherwise continue with `session`.
+            // A polling session moves to this WebSocket after `2probe`/`3probe` and `5`, within
+            // `upgrade_timeout`; a probe that fails or times out leaves the session on polling (the page's
+            // upgrade section).
             todo!(
                 "step 6: probe and upgrade a polling session to this WebSocket (book: 02-socketio/long-polling-upgrade.md)"
             )

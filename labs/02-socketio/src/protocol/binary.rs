@@ -32,8 +32,8 @@ impl PartialPacket {
     pub fn push(&mut self, data: Bytes) -> Option<Result<Packet, InvalidPlaceholder>> {
         // ANCHOR: attachments
         // Step 2: collect attachments until the packet is complete.
-        // Push the frame; once `expected` frames arrived, check every placeholder points at one of them
-        // (`placeholders_valid`) and return the packet.
+        // The packet is complete when its announced number of binary frames has arrived, and only if every
+        // placeholder points at one of them (the page's section on binary attachments).
         todo!(
             "step 2: collect attachments until the packet is complete (book: 02-socketio/packets.md)"
         )

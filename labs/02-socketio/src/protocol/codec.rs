@@ -58,8 +58,8 @@ pub enum DecodeError {
 pub fn encode(packet: &Packet) -> String {
     // ANCHOR: encode
     // Step 2: encode a Socket.IO packet.
-    // Type digit, then `<attachments>-` for binary types, then `<nsp>,` unless the namespace is `/`,
-    // then the ack id, then the JSON data.
+    // The text form of a packet, as the page's table of frames shows: `2["chat",...]`,
+    // `451-[...]`, `2/admins,12[...]`.
     todo!("step 2: encode a Socket.IO packet (book: 02-socketio/packets.md)")
     // ANCHOR_END: encode
 }
@@ -69,9 +69,9 @@ pub fn encode(packet: &Packet) -> String {
 pub fn decode(text: &str, max_attachments: usize) -> Result<Decoded, DecodeError> {
     // ANCHOR: decode
     // Step 2: decode a Socket.IO packet without trusting it.
-    // The reverse of `encode`, refusing anything invalid with a `DecodeError`: slice only at ASCII
-    // delimiters, bound the attachment count by `max_attachments`, check the payload with `validate`,
-    // and return `Decoded::Partial` when attachments are announced.
+    // The reverse of `encode`, for text a client may have forged: anything the page calls invalid is
+    // a `DecodeError`, nothing panics, and a packet that announces attachments is `Decoded::Partial`
+    // until they arrive. The page's "The format" section lists what is valid.
     todo!("step 2: decode a Socket.IO packet without trusting it (book: 02-socketio/packets.md)")
     // ANCHOR_END: decode
 }
