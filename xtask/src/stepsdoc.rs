@@ -176,11 +176,8 @@ fn page_title(course: &Path, target: &str) -> Result<String> {
 
 /// The Markdown for one lab's steps.
 pub fn render(name: &str, steps: &Steps, page: &Path, course: &Path) -> Result<String> {
-    let number = name
-        .split('-')
-        .next()
-        .unwrap_or(name)
-        .trim_start_matches('0');
+    // The spelling every command suggests (`01`), so it never reads as a step number.
+    let number = name.split('-').next().unwrap_or(name);
     let mut out =
         String::from("| step | what you build | points | explained in |\n|---|---|---|---|\n");
     for step in &steps.steps {
@@ -236,7 +233,7 @@ mod tests {
         );
         assert!(out.contains("| 3 | Count down | 30 |"), "{out}");
         assert!(
-            out.contains("**60 points in all.** `cargo xtask check 1`"),
+            out.contains("**60 points in all.** `cargo xtask check 01`"),
             "{out}"
         );
         let first = out.find("<summary>Hint 1</summary>\n\nUse +.").unwrap();
