@@ -306,10 +306,7 @@ impl Namespace {
     ) -> Result<Socket, ConnectError> {
         let auth = auth.unwrap_or_else(|| Value::Object(Map::new()));
         let restored = self.restore(&auth).await;
-        let middlewares = match restored {
-            Some(_) if self.shared.skip_middlewares => &[][..],
-            _ => &self.config.middlewares[..],
-        };
+        let middlewares = self.middlewares_for(restored.is_some());
         // ANCHOR: connect
         // Step 3: run the middlewares, create the socket and answer CONNECT.
         // A client that sends `40` (or `40/admins,`) gets `40{"sid":...}` with a socket id of its own,
@@ -320,6 +317,16 @@ impl Namespace {
             "step 3: run the middlewares, create the socket and answer CONNECT (book: 02-socketio/namespaces.md)"
         )
         // ANCHOR_END: connect
+    }
+
+    /// The middlewares a CONNECT runs: all of them, unless a restored socket skips them
+    /// (`Config::recovery_skips_middlewares`).
+    fn middlewares_for(&self, restored: bool) -> &[Arc<dyn ConnectMiddleware>] {
+        if restored && self.shared.skip_middlewares {
+            &[]
+        } else {
+            &self.config.middlewares
+        }
     }
 
     /// Answers a refused CONNECT; a session being restored is saved again, so the client can

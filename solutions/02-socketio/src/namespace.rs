@@ -306,10 +306,7 @@ impl Namespace {
     ) -> Result<Socket, ConnectError> {
         let auth = auth.unwrap_or_else(|| Value::Object(Map::new()));
         let restored = self.restore(&auth).await;
-        let middlewares = match restored {
-            Some(_) if self.shared.skip_middlewares => &[][..],
-            _ => &self.config.middlewares[..],
-        };
+        let middlewares = self.middlewares_for(restored.is_some());
         // ANCHOR: connect
         let mut request = ConnectRequest::new(&self.name, auth.clone(), session.handshake());
         for middleware in middlewares {
@@ -331,6 +328,16 @@ impl Namespace {
         ));
         Ok(socket)
         // ANCHOR_END: connect
+    }
+
+    /// The middlewares a CONNECT runs: all of them, unless a restored socket skips them
+    /// (`Config::recovery_skips_middlewares`).
+    fn middlewares_for(&self, restored: bool) -> &[Arc<dyn ConnectMiddleware>] {
+        if restored && self.shared.skip_middlewares {
+            &[]
+        } else {
+            &self.config.middlewares
+        }
     }
 
     /// Answers a refused CONNECT; a session being restored is saved again, so the client can

@@ -51,15 +51,18 @@ impl Drop for UpgradeClaim {
     }
 }
 
+/// A shutdown that began between the upgrade request and now refuses a new session.
+fn admit(engine: &Engine, existing: Attach) -> Attach {
+    match existing {
+        Attach::New if engine.is_stopping() => Attach::Refused,
+        other => other,
+    }
+}
+
 /// Serves one WebSocket until it or its session closes.
 pub async fn run(engine: Arc<Engine>, socket: WebSocket, existing: Attach, handshake: Handshake) {
     let (mut sink, mut stream) = socket.split();
-    let session = match existing {
-        // A shutdown began between the upgrade request and now: no new session.
-        Attach::New if engine.is_stopping() => {
-            let _ = sink.send(Message::Close(None)).await;
-            return;
-        }
+    let session = match admit(&engine, existing) {
         Attach::Refused => {
             let _ = sink.send(Message::Close(None)).await;
             return;
