@@ -410,6 +410,115 @@ async fn step1_the_feed_keeps_a_bounded_history() {
     );
 }
 
+#[tokio::test]
+async fn step1_publish_hands_each_message_to_every_subscriber() {
+    // The transports of steps 3 to 5 wait on subscriptions: a message kept in the history
+    // but never sent would reach a poll, never a held request or a stream.
+    let feed = Feed::new(3, 8);
+    let mut first = feed.subscribe(None);
+    let mut second = feed.subscribe(None);
+    let published = feed.publish("to everyone".to_owned());
+    for (who, subscription) in [("first", &mut first), ("second", &mut second)] {
+        let got = within(
+            SOON,
+            subscription.next(),
+            &format!("the {who} subscriber's copy of the published message"),
+        )
+        .await;
+        assert_eq!(
+            got,
+            Ok(published.clone()),
+            "expected the {who} subscriber to receive the message just published: `publish` \
+             sends it with `self.inner.sender.send(...)` (book: 01-transports/short-polling.md)"
+        );
+    }
+}
+
+#[tokio::test]
+async fn step1_json_of_the_wrong_shape_is_422_and_the_limit_is_the_configured_one() {
+    let lab = start(Config {
+        max_text_chars: 5,
+        ..config()
+    })
+    .await;
+    for body in [r#"{"txt": "hello"}"#, r#"{"text": 5}"#, "[]"] {
+        let (status, answer) = lab.post_raw(body).await;
+        assert_eq!(
+            status, 422,
+            "expected 422 for {body}: it is JSON, but not {{\"text\": \"...\"}} (400 is for what is \
+             not JSON at all); got {status} {answer} (book: 01-transports/short-polling.md)"
+        );
+    }
+    let (status, answer) = lab.post_json(&serde_json::json!({"text": "123456"})).await;
+    assert_eq!(
+        status, 422,
+        "expected 422 for 6 characters with `max_text_chars` = 5: validate against \
+         `state.config.max_text_chars`, not a number of your own; got {status} {answer} \
+         (book: 01-transports/short-polling.md)"
+    );
+    let (status, answer) = lab.post_json(&serde_json::json!({"text": "12345"})).await;
+    assert_eq!(
+        status, 201,
+        "expected 201 for 5 characters with `max_text_chars` = 5, got {status} {answer} \
+         (book: 01-transports/short-polling.md)"
+    );
+}
+
+#[tokio::test]
+async fn step1_refusals_say_why_with_the_right_status() {
+    // 1000 characters is the limit, and it counts characters: 1000 `é` are 2000 bytes.
+    let lab = start(config()).await;
+    let cases = [
+        (serde_json::json!({"text": ""}), 422, "an empty text"),
+        (
+            serde_json::json!({"text": "x".repeat(1001)}),
+            422,
+            "1001 characters",
+        ),
+        (
+            serde_json::json!({"text": "x".repeat(1000)}),
+            201,
+            "1000 characters",
+        ),
+        (
+            serde_json::json!({"text": "é".repeat(1000)}),
+            201,
+            "1000 `é` (2000 bytes)",
+        ),
+    ];
+    for (body, expected, what) in cases {
+        let (status, answer) = lab.post_json(&body).await;
+        assert_eq!(
+            status, expected,
+            "expected {expected} for {what}, got {status} {answer} (book: 01-transports/short-polling.md)"
+        );
+    }
+    let (status, answer) = lab.post_raw("{not json").await;
+    assert_eq!(
+        status, 400,
+        "expected 400 for a body that is not JSON, got {status} {answer} (book: 01-transports/short-polling.md)"
+    );
+}
+
+#[tokio::test]
+async fn step1_ids_start_at_1_and_the_history_keeps_the_newest() {
+    let feed = Feed::new(3, 8);
+    let first = feed.publish("a".to_owned());
+    assert_eq!(
+        first.id, 1,
+        "expected the first message to get id 1 (book: 01-transports/short-polling.md)"
+    );
+    for text in ["b", "c", "d", "e"] {
+        feed.publish(text.to_owned());
+    }
+    assert_eq!(
+        ids(&feed.since(0)),
+        vec![3, 4, 5],
+        "expected a history of 3 to keep the 3 newest of 5 messages, oldest first: drop the \
+         oldest (`pop_front`) once it holds `history_capacity` (book: 01-transports/short-polling.md)"
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // Step 2: short polling. Book: 01-transports/short-polling.md
 // ---------------------------------------------------------------------------------------
@@ -455,6 +564,33 @@ async fn step2_poll_after_zero_is_what_the_history_still_holds() {
         ids(&lab.poll(0).await),
         vec![4, 5, 6, 7, 8],
         "with a history of 5, after=0 gives the 5 newest"
+    );
+}
+
+#[tokio::test]
+async fn step2_poll_without_after_is_the_whole_history() {
+    let lab = start(config()).await;
+    for text in ["one", "two"] {
+        lab.publish(text).await;
+    }
+    let response = lab.get("/poll").await;
+    assert_eq!(
+        response.status().as_u16(),
+        200,
+        "expected 200 for GET /poll without `after`: absent means 0 (book: 01-transports/short-polling.md)"
+    );
+    let messages: Vec<Message> = within(SOON, response.json(), "the body of GET /poll")
+        .await
+        .expect("GET /poll should answer a JSON array of {id, text}");
+    assert_eq!(
+        ids(&messages),
+        vec![1, 2],
+        "expected GET /poll without `after` to be the whole history, as after=0 (book: 01-transports/short-polling.md)"
+    );
+    assert_eq!(
+        ids(&lab.poll(1).await),
+        vec![2],
+        "expected only what comes after the cursor for after=1 (book: 01-transports/short-polling.md)"
     );
 }
 
@@ -547,6 +683,66 @@ async fn step3_long_poll_times_out_with_204_and_the_timeout_is_capped() {
         response.status().as_u16(),
         204,
         "without timeout_ms the default applies"
+    );
+}
+
+#[tokio::test]
+async fn step3_long_poll_answers_every_message_after_the_cursor() {
+    // The answer is everything after `after`, not just the message that ended the wait:
+    // a client that was slow catches up in one response.
+    let lab = start(config()).await;
+    for text in ["one", "two", "three"] {
+        lab.publish(text).await;
+    }
+    let response = lab.get("/long-poll?after=1&timeout_ms=10000").await;
+    assert_eq!(
+        response.status().as_u16(),
+        200,
+        "expected 200 at once: messages 2 and 3 are already after the cursor (book: 01-transports/long-polling.md)"
+    );
+    let messages: Vec<Message> = within(SOON, response.json(), "the body of the long poll")
+        .await
+        .expect("a JSON array");
+    assert_eq!(
+        ids(&messages),
+        vec![2, 3],
+        "expected every message after the cursor (`state.feed.since(after)`), not only the \
+         one that woke the request (book: 01-transports/long-polling.md)"
+    );
+}
+
+#[tokio::test]
+async fn step3_a_held_long_poll_answers_503_when_the_server_shuts_down() {
+    // The shutdown is triggered by hand here; step 6 wires it to Ctrl-C.
+    let state = AppState::new(config());
+    let (feed, shutdown) = (state.feed.clone(), state.shutdown.clone());
+    let server = TestServer::start(transports::router(state)).await;
+    let url = server.url("/long-poll?after=0&timeout_ms=30000");
+    let held = tokio::spawn(async move { reqwest::get(url).await });
+    within(
+        SOON,
+        async {
+            while feed.subscribers() < 1 {
+                tokio::task::yield_now().await;
+            }
+        },
+        "the long poll to be held on a subscription (book: 01-transports/long-polling.md)",
+    )
+    .await;
+    shutdown.trigger();
+    let response = within(
+        SOON,
+        held,
+        "the held long poll's answer once the shutdown is triggered: `select!` on \
+         `state.shutdown.triggered()` too (book: 01-transports/long-polling.md)",
+    )
+    .await
+    .expect("the request task")
+    .expect("GET /long-poll failed");
+    assert_eq!(
+        response.status().as_u16(),
+        503,
+        "expected 503 Service Unavailable for a held poll when the server shuts down (book: 01-transports/long-polling.md)"
     );
 }
 
@@ -715,6 +911,57 @@ async fn step4_sse_stream_bytes_snapshot() {
     redact_run(&mut transcript, &wire, lab.addr());
     let sse_stream = transcript.render();
     insta::assert_snapshot!("sse_stream", sse_stream);
+}
+
+#[tokio::test]
+async fn step4_a_new_sse_client_starts_with_the_next_message() {
+    // Without `Last-Event-ID` a client has seen nothing and wants what comes next: the
+    // history is for clients that resume.
+    let lab = start(config()).await;
+    for text in ["old", "older"] {
+        lab.publish(text).await;
+    }
+    let mut events = lab.sse(None).await;
+    lab.until_subscribers(1, "the SSE stream").await;
+    lab.publish("new").await;
+    let first = next_events(&mut events, 1, "the first SSE event of a new client").await;
+    assert_eq!(
+        ids(&first),
+        vec![3],
+        "expected a client without Last-Event-ID to start with the next message, not the \
+         history (book: 01-transports/sse.md)"
+    );
+}
+
+#[tokio::test]
+async fn step4_the_sse_stream_ends_when_the_server_shuts_down() {
+    // The shutdown is triggered by hand here; step 6 wires it to Ctrl-C.
+    let state = AppState::new(config());
+    let shutdown = state.shutdown.clone();
+    let server = TestServer::start(transports::router(state)).await;
+    let response = within(
+        SOON,
+        reqwest::get(server.url("/sse")),
+        "the headers of GET /sse",
+    )
+    .await
+    .expect("GET /sse failed: is the handler implemented? (book: 01-transports/sse.md)");
+    let mut body = response.bytes_stream();
+    // The retry field comes first: the stream is open.
+    within(
+        SOON,
+        body.next(),
+        "the first bytes of the SSE stream (book: 01-transports/sse.md)",
+    )
+    .await;
+    shutdown.trigger();
+    within(
+        SOON,
+        async { while let Some(Ok(_)) = body.next().await {} },
+        "the end of the SSE stream once the shutdown is triggered \
+         (`take_until(state.shutdown.triggered())`, book: 01-transports/sse.md)",
+    )
+    .await;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -146,6 +146,39 @@ async fn step1_frames_over_max_payload_close_the_session() {
         .await;
 }
 
+#[tokio::test]
+async fn step1_a_pong_later_than_ping_interval_but_within_ping_timeout_is_in_time() {
+    // pingTimeout, not pingInterval, is how long a client may take to answer: here 50 ms
+    // between pings, 1 s to answer, and a client that answers after 300 ms.
+    let config = Config {
+        ping_interval: Duration::from_millis(50),
+        ping_timeout: Duration::from_millis(1000),
+        ..Config::default()
+    };
+    let server = start(chat_io(config)).await;
+    let mut ws = Ws::open(&server).await;
+    ws.handshake().await;
+    for round in 1..=2 {
+        match ws.next("a ping `2`").await {
+            Frame::Text(ping) if ping == "2" => {}
+            other => panic!(
+                "round {round}: expected a ping `2` while the last pong was within pingTimeout, \
+                 got {other:?}: wait `timeout` for the pong, not `interval` (see {ENGINE_PAGE})"
+            ),
+        }
+        // A slow client: the delay is what this test is about, not a wait for an event.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        ws.send("3").await;
+    }
+    match ws.next("the ping after two slow pongs").await {
+        Frame::Text(ping) if ping == "2" => {}
+        other => panic!(
+            "expected the session to live on after pongs 300 ms late with a 1 s pingTimeout, \
+             got {other:?}: wait `timeout` for the pong, not `interval` (see {ENGINE_PAGE})"
+        ),
+    }
+}
+
 // ---------------------------------------------------------------- step 2: the packet codec
 
 fn complete(text: &str) -> Packet {
@@ -504,6 +537,27 @@ async fn step2_binary_frame_nobody_announced_closes_the_session() {
         .await;
 }
 
+#[test]
+fn step2_a_binary_packet_announcing_zero_attachments_is_complete_at_once() {
+    // socket.io-parser emits `50-...` at once: nothing is awaited when nothing is announced.
+    for (text, kind) in [
+        ("50-[\"x\"]", PacketType::BinaryEvent),
+        ("60-/admins,3[true]", PacketType::BinaryAck),
+    ] {
+        match decode(text, 10) {
+            Ok(Decoded::Packet(packet)) => assert_eq!(
+                (packet.kind, packet.attachments.len()),
+                (kind, 0),
+                "expected {text:?} to decode as a {kind:?} without attachments (see {PACKETS_PAGE})"
+            ),
+            other => panic!(
+                "expected {text:?} (zero attachments announced) to be a complete packet at once, \
+                 got {other:?}: only a count above 0 waits (see {PACKETS_PAGE})"
+            ),
+        }
+    }
+}
+
 mod step2_properties {
     use super::*;
     use proptest::prelude::*;
@@ -545,7 +599,8 @@ mod step2_properties {
                 .prop_map(|m| Value::Object(m.into_iter().collect()))
         };
         let args = || prop::collection::vec(json_value(), 0..4);
-        let blobs = || prop::collection::vec(prop::collection::vec(any::<u8>(), 0..16), 1..4);
+        // Zero attachments too: `50-...` is a binary packet that is complete at once.
+        let blobs = || prop::collection::vec(prop::collection::vec(any::<u8>(), 0..16), 0..4);
         prop_oneof![
             (nsp(), prop::option::of(object())).prop_map(|(n, d)| Packet::new(
                 PacketType::Connect,
@@ -564,11 +619,16 @@ mod step2_properties {
             (nsp(), any::<u64>(), args()).prop_map(|(n, id, a)| Packet::ack(&n, id, a, vec![])),
             (nsp(), event_name(), args(), blobs()).prop_map(|(n, e, mut a, b)| {
                 a.extend((0..b.len()).map(placeholder));
-                Packet::event(&n, &e, a, b.into_iter().map(bytes::Bytes::from).collect())
+                let mut p =
+                    Packet::event(&n, &e, a, b.into_iter().map(bytes::Bytes::from).collect());
+                p.kind = PacketType::BinaryEvent;
+                p
             }),
             (nsp(), any::<u64>(), args(), blobs()).prop_map(|(n, id, mut a, b)| {
                 a.extend((0..b.len()).map(placeholder));
-                Packet::ack(&n, id, a, b.into_iter().map(bytes::Bytes::from).collect())
+                let mut p = Packet::ack(&n, id, a, b.into_iter().map(bytes::Bytes::from).collect());
+                p.kind = PacketType::BinaryAck;
+                p
             }),
         ]
     }
