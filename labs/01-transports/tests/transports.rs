@@ -422,7 +422,10 @@ async fn step1_publish_hands_each_message_to_every_subscriber() {
         let got = within(
             SOON,
             subscription.next(),
-            &format!("the {who} subscriber's copy of the published message"),
+            &format!(
+                "the {who} subscriber's copy of the published message: `publish` sends it with \
+                 `self.inner.sender.send(...)` (book: 01-transports/short-polling.md)"
+            ),
         )
         .await;
         assert_eq!(
@@ -694,7 +697,16 @@ async fn step3_long_poll_answers_every_message_after_the_cursor() {
     for text in ["one", "two", "three"] {
         lab.publish(text).await;
     }
-    let response = lab.get("/long-poll?after=1&timeout_ms=10000").await;
+    let response = within(
+        SOON,
+        lab.http
+            .get(lab.url("/long-poll?after=1&timeout_ms=10000"))
+            .send(),
+        "the answer at once to GET /long-poll?after=1: messages 2 and 3 are already after the \
+         cursor, and `subscribe(Some(after))` replays them (book: 01-transports/long-polling.md)",
+    )
+    .await
+    .expect("GET /long-poll failed: is it implemented? (book: 01-transports/long-polling.md)");
     assert_eq!(
         response.status().as_u16(),
         200,
@@ -830,10 +842,16 @@ async fn step4_sse_announces_retry_and_sends_keep_alive_comments() {
     })
     .await;
     let mut stream = TcpStream::connect(lab.addr()).await.expect("connect");
-    let reply = raw_exchange(
+    stream
+        .write_all(b"GET /sse HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n")
+        .await
+        .expect("writing the request");
+    let reply = read_until(
         &mut stream,
-        b"GET /sse HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n",
+        Vec::new(),
         |b| String::from_utf8_lossy(b).contains(": keep-alive\n\n"),
+        "a `: keep-alive` comment every `keep_alive` (200 ms here): `Sse::keep_alive` with the \
+         text \"keep-alive\" (book: 01-transports/sse.md)",
     )
     .await;
     let text = String::from_utf8_lossy(&reply);
@@ -1011,7 +1029,11 @@ async fn step5_ws_invalid_frame_gets_an_error_frame_and_stays_open() {
     let lab = start(config()).await;
     let mut ws = lab.ws(None).await;
     ws.send(Frame::text(r#"{"text":""}"#)).await.expect("send");
-    let error = next_json(&mut ws, "the error frame for an empty text").await;
+    let error = next_json(
+        &mut ws,
+        "the error frame for an empty text (book: 01-transports/websocket.md)",
+    )
+    .await;
     assert!(
         error["error"].is_string(),
         "an invalid frame is answered with {{\"error\": ...}}, got {error}"
@@ -1027,6 +1049,40 @@ async fn step5_ws_invalid_frame_gets_an_error_frame_and_stays_open() {
         ok,
         serde_json::json!({"id": 1, "text": "still here"}),
         "the connection stays open and the invalid frames published nothing"
+    );
+}
+
+#[tokio::test]
+async fn step5_ws_binary_frame_gets_an_error_frame_and_stays_open() {
+    // Messages are JSON text; a Binary frame is refused with an error frame, like bad JSON.
+    let lab = start(config()).await;
+    let mut ws = lab.ws(None).await;
+    ws.send(Frame::binary(b"{\"text\":\"hi\"}".to_vec()))
+        .await
+        .expect("send");
+    let error = next_json(
+        &mut ws,
+        "the error frame for a Binary frame (book: 01-transports/websocket.md)",
+    )
+    .await;
+    assert!(
+        error["error"].is_string(),
+        "expected {{\"error\": ...}} for a Binary frame, got {error} (book: 01-transports/websocket.md)"
+    );
+    ws.send(Frame::text(r#"{"text":"after binary"}"#))
+        .await
+        .expect("send");
+    let ok = next_json(
+        &mut ws,
+        "the message published after a Binary frame: the connection stays open \
+         (book: 01-transports/websocket.md)",
+    )
+    .await;
+    assert_eq!(
+        ok,
+        serde_json::json!({"id": 1, "text": "after binary"}),
+        "expected the connection to stay open and the Binary frame to publish nothing \
+         (book: 01-transports/websocket.md)"
     );
 }
 
@@ -1089,7 +1145,8 @@ async fn step5_ws_answers_pings_sends_pings_and_closes_cleanly() {
                 }
             }
         },
-        "a Pong to our Ping and a Ping from the server (keep-alive)",
+        "a Pong to our Ping and a Ping from the server every `keep_alive` \
+         (book: 01-transports/websocket.md)",
     )
     .await;
     ws.send(Frame::Close(Some(
@@ -1116,7 +1173,8 @@ async fn step5_ws_answers_pings_sends_pings_and_closes_cleanly() {
     .await;
     assert!(
         reply.is_some(),
-        "a clean close: the server answers our Close frame with its own (RFC 6455, 5.5.1)"
+        "a clean close: expected the server to answer our Close frame with its own (RFC 6455, \
+         5.5.1): flush the sink before leaving the loop (book: 01-transports/websocket.md)"
     );
 }
 
@@ -1421,15 +1479,22 @@ async fn step6_a_subscriber_that_falls_behind_resyncs_from_the_history() {
         let next = within(
             SOON,
             subscription.next(),
-            "the next message after overflowing",
+            "the next message after overflowing (book: 01-transports/lab.md)",
         )
         .await;
-        received.push(next.expect("resynchronised from the history, not ended").id);
+        received.push(
+            next.expect(
+                "expected the subscriber to be resynchronised from the history, not ended: \
+                 its next message is still there (book: 01-transports/lab.md)",
+            )
+            .id,
+        );
     }
     assert_eq!(
         received,
         (1..=20).collect::<Vec<_>>(),
-        "a subscriber whose queue overflowed must resume from the history: all 20, in order"
+        "a subscriber whose queue overflowed must resume from the history: all 20, in order \
+         (book: 01-transports/lab.md)"
     );
 }
 
@@ -1448,7 +1513,8 @@ async fn step6_a_subscriber_behind_the_history_is_ended() {
             cursor: 0,
             oldest: 21
         }),
-        "messages 1 to 20 are gone: the subscriber fell behind and must be disconnected"
+        "messages 1 to 20 are gone: the subscriber fell behind and must be disconnected \
+         (book: 01-transports/lab.md)"
     );
 }
 
@@ -1632,7 +1698,13 @@ async fn step6_ctrl_c_ends_open_streams_promptly() {
     let pressed = Instant::now();
     lab.press_ctrl_c();
     let limit = Duration::from_secs(3);
-    let end = within(limit, events.next(), "the SSE stream to end after Ctrl-C").await;
+    let end = within(
+        limit,
+        events.next(),
+        "the SSE stream to end after Ctrl-C: `serve` triggers `shutdown` once the signal \
+         comes (book: 01-transports/lab.md)",
+    )
+    .await;
     assert!(
         end.is_none(),
         "after Ctrl-C the SSE stream ends, got {end:?}"

@@ -1497,6 +1497,74 @@ async fn step5_echo_acks_with_the_same_arguments_binary_included() {
 }
 
 #[tokio::test]
+async fn step5_acks_answer_in_the_event_namespace_with_its_id() {
+    let server = start(chat_io(Config::default())).await;
+    let mut ws = Ws::open(&server).await;
+    ws.handshake().await;
+    ws.connect("/admins", None).await;
+    ws.send("42/admins,5[\"echo\",\"x\"]").await;
+    let ack = ws.recv_event("the echo ack in /admins").await;
+    assert_eq!(
+        ack, "43/admins,5[\"x\"]",
+        "expected the ACK in the event's namespace (`/admins,`) with the event's id 5 \
+         (see {ACKS_PAGE})"
+    );
+}
+
+#[tokio::test]
+async fn step5_a_client_ack_keeps_every_argument_and_attachment() {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let io = SocketIo::builder()
+        .config(fast_pings())
+        .ns("/", move |socket| {
+            let tx = tx.clone();
+            socket.on("ask", move |socket, _event| {
+                let reply = socket.emit_with_ack("question", vec![], Duration::from_secs(3));
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    let _ = tx.send(reply.await);
+                });
+            });
+        })
+        .build();
+    let server = start(io).await;
+    let mut ws = Ws::open(&server).await;
+    ws.handshake().await;
+    ws.connect("/", None).await;
+    ws.send("42[\"ask\"]").await;
+    let question = ws.recv_event("the server's question with an ack id").await;
+    let id: String = question[2..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    assert!(
+        !id.is_empty(),
+        "expected `420[\"question\"]` (an id after the type), got {question:?} (see {ACKS_PAGE})"
+    );
+    ws.send(&format!(
+        "461-{id}[\"answer\",2,{{\"_placeholder\":true,\"num\":0}}]"
+    ))
+    .await;
+    ws.send_binary(vec![1, 2, 3]).await;
+    let result = kit::within(
+        WAIT,
+        rx.recv(),
+        &format!("the result of `emit_with_ack` once the client acked (see {ACKS_PAGE})"),
+    )
+    .await
+    .expect("a result");
+    let got = result.map(|r| (r.args, r.binary));
+    assert_eq!(
+        got,
+        Ok((
+            vec![json!("answer"), json!(2), placeholder(0)],
+            vec![bytes::Bytes::from_static(&[1, 2, 3])]
+        )),
+        "expected every argument of the client's ack and its attachment (see {ACKS_PAGE})"
+    );
+}
+
+#[tokio::test]
 async fn step5_server_ack_resolves_and_its_timeout_cleans_up() {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let io = SocketIo::builder()
