@@ -236,21 +236,35 @@ pub fn parse_list(stdout: &str) -> Vec<String> {
 /// one Redis container), with an overall limit. Tests that never reported (the process
 /// crashed or the limit struck) are reported as such.
 pub fn run_all(exe: &Path, cwd: &Path, limit: Duration) -> Result<Vec<TestResult>> {
-    run_matching(exe, cwd, &[], limit)
+    run_some(exe, cwd, &[], limit, None)
 }
 
 /// Like [`run_all`], for the tests whose names contain one of `filters` (libtest's
-/// filters; none means every test).
+/// filters), without backtraces: what is judged is each failure's message, and a
+/// backtrace would cut it at its first panic.
 pub fn run_matching(
     exe: &Path,
     cwd: &Path,
     filters: &[String],
     limit: Duration,
 ) -> Result<Vec<TestResult>> {
+    run_some(exe, cwd, filters, limit, Some("0"))
+}
+
+fn run_some(
+    exe: &Path,
+    cwd: &Path,
+    filters: &[String],
+    limit: Duration,
+    backtrace: Option<&str>,
+) -> Result<Vec<TestResult>> {
     let expected = list_matching(exe, filters)?;
     let mut command = Command::new(exe);
     as_cargo_test_would(&mut command, cwd);
     command.args(filters);
+    if let Some(backtrace) = backtrace {
+        command.env("RUST_BACKTRACE", backtrace);
+    }
     let run = run_limited(&mut command, limit, false)?;
     let mut results = parse_results(&run.output);
     for name in expected {

@@ -857,7 +857,7 @@ async fn step4_sse_announces_retry_and_sends_keep_alive_comments() {
     let text = String::from_utf8_lossy(&reply);
     assert!(
         text.contains("retry: 1000\n"),
-        "the stream starts with `retry: <ms>` from the config (book: 01-transports/sse.md):\n{text}"
+        "expected the stream to start with `retry: <ms>` from the config (book: 01-transports/sse.md):\n{text}"
     );
 }
 

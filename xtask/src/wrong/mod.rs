@@ -6,8 +6,9 @@
 //! Each entry is applied to a copy of the course with steps 1..N solved (N its step), and
 //! must compile, fail at least one test of step N, and fail it with a message that names
 //! what was expected and a book page. One derive per step serves all of that step's
-//! entries; each entry then costs one incremental build of the lab and a run of step N's
-//! tests only.
+//! entries, and first shows that step N passes there without any mistake (else no entry of
+//! that step can be judged); each entry then costs one incremental build of the lab and a
+//! run of step N's tests only.
 
 mod appendix;
 pub mod corpus;
@@ -145,19 +146,23 @@ pub fn check_lab(where_: &Where, lab: &workspace::Lab) -> Result<Vec<Verdict>> {
     }
     let scratch = Scratch::new(where_, lab)?;
     let mut verdicts = Vec::new();
-    let mut derived_for = None;
+    // The step being judged, and why its stage is unsound (its tests fail without any mistake).
+    let mut stage: Option<(u32, Option<String>)> = None;
     for entry in entries {
         let step = steps
             .steps
             .iter()
             .find(|s| s.id == entry.step)
             .expect("corpus::load checked the step");
-        if derived_for != Some(step.id) {
+        if stage.as_ref().map(|(id, _)| *id) != Some(step.id) {
             crate::derive::write(&scratch.lab, step.id)?;
-            derived_for = Some(step.id);
+            stage = Some((step.id, unsound(&scratch, step)?));
         }
         let started = Instant::now();
-        let caught_by = try_entry(&scratch, step, &entry)?;
+        let caught_by = match stage.as_ref().and_then(|(_, why)| why.clone()) {
+            Some(why) => Err(why),
+            None => try_entry(&scratch, step, &entry)?,
+        };
         println!(
             "  {} {} ({:.0} s)",
             if caught_by.is_ok() {
@@ -171,6 +176,32 @@ pub fn check_lab(where_: &Where, lab: &workspace::Lab) -> Result<Vec<Verdict>> {
         verdicts.push(Verdict { entry, caught_by });
     }
     Ok(verdicts)
+}
+
+/// Why step N's stage cannot judge its entries: with steps 1..N solved and no mistake, some
+/// step N test fails already (it needs a later step's code, or the solution is broken).
+fn unsound(scratch: &Scratch, step: &Step) -> Result<Option<String>> {
+    let results = match labsteps::build_and_run(&scratch.here(), &scratch.lab, &step.tests)? {
+        Ok(results) => results,
+        Err(errors) => {
+            return Ok(Some(format!(
+                "cannot judge: steps 1 to {} solved do not compile:\n{}",
+                step.id,
+                testrun::first_lines(&errors, 12)
+            )));
+        }
+    };
+    Ok(results
+        .iter()
+        .find(|r| step.proves(&r.name) && !r.outcome.passed())
+        .map(|test| {
+            format!(
+                "cannot judge: with steps 1 to {} solved and no mistake, {} fails already: {}",
+                step.id,
+                test.name,
+                testrun::first_lines(&test.outcome.explanation(), 3)
+            )
+        }))
 }
 
 /// One entry in the scratch copy (solved up to its step), the file put back afterwards.
