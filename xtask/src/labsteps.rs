@@ -6,7 +6,7 @@
 //! the grader scores: a step that passes as shipped gives away points, and a step the
 //! solution cannot pass can never be earned.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -167,27 +167,14 @@ pub fn steps_are_cumulative(where_: &Where, lab: &workspace::Lab) -> Result<Stat
             "no [[step.region]] in steps.toml: the lab is written by hand, not derived".into(),
         ));
     }
-    let scratch = where_.course.join("target/cumulative");
-    let copy_root = scratch.join("course");
-    if copy_root.exists() {
-        std::fs::remove_dir_all(&copy_root)?;
-    }
-    crate::grade::copy_tree(where_.course, &copy_root)?;
-    let copy = workspace::labs_in(&copy_root)?
-        .into_iter()
-        .find(|l| l.dir_name == lab.dir_name)
-        .with_context(|| format!("{} is missing from the copy of the course", lab.dir_name))?;
-    let default_target = scratch.join("target");
-    let copy_where = Where {
-        course: &copy_root,
-        target_dir: Some(where_.target_dir.unwrap_or(&default_target)),
-    };
+    let scratch = Scratch::new(where_, lab)?;
+    let (copy, copy_where) = (&scratch.lab, scratch.here());
     let mut problems = Vec::new();
     let last = steps.steps.iter().map(|s| s.id).max().unwrap_or(0);
     for solved in steps.steps.iter().map(|s| s.id).filter(|&id| id < last) {
-        crate::derive::write(&copy, solved)?;
+        crate::derive::write(copy, solved)?;
         let problems_before = problems.len();
-        let (steps, results) = match run(&copy_where, &copy, &copy.package, &copy.dir)? {
+        let (steps, results) = match run(&copy_where, copy, &copy.package, &copy.dir)? {
             Ok(run) => run,
             Err(Status::Failed(why)) => {
                 problems.push(format!("with steps 1 to {solved} solved: {why}"));
@@ -223,6 +210,71 @@ pub fn steps_are_cumulative(where_: &Where, lab: &workspace::Lab) -> Result<Stat
         "the steps are not cumulative:\n  {}",
         problems.join("\n  ")
     )))
+}
+
+/// A copy of the course under `target/cumulative/` to derive stages of a lab in, with its
+/// own target directory (unless the caller gives one). The cumulative check and the wrong
+/// answers share it, so the second builds on the first's dependencies.
+pub struct Scratch {
+    pub course: PathBuf,
+    pub lab: workspace::Lab,
+    pub target_dir: PathBuf,
+}
+
+impl Scratch {
+    pub fn new(where_: &Where, lab: &workspace::Lab) -> Result<Scratch> {
+        let scratch = where_.course.join("target/cumulative");
+        let course = scratch.join("course");
+        if course.exists() {
+            std::fs::remove_dir_all(&course)?;
+        }
+        crate::grade::copy_tree(where_.course, &course)?;
+        let copy = workspace::labs_in(&course)?
+            .into_iter()
+            .find(|l| l.dir_name == lab.dir_name)
+            .with_context(|| format!("{} is missing from the copy of the course", lab.dir_name))?;
+        let target_dir = where_
+            .target_dir
+            .map_or_else(|| scratch.join("target"), Path::to_path_buf);
+        Ok(Scratch {
+            course,
+            lab: copy,
+            target_dir,
+        })
+    }
+
+    pub fn here(&self) -> Where<'_> {
+        Where {
+            course: &self.course,
+            target_dir: Some(&self.target_dir),
+        }
+    }
+}
+
+/// Builds the lab's tests in `where_` and runs those that match `filters` (libtest's
+/// substring filters), from the lab's folder: the results, or why the build failed.
+pub fn build_and_run(
+    where_: &Where,
+    lab: &workspace::Lab,
+    filters: &[String],
+) -> Result<Result<Vec<TestResult>, String>> {
+    let tests_dir = lab.dir.join("tests");
+    let target = Target {
+        workspace: where_.course,
+        package: &lab.package,
+        tests_dir: &tests_dir,
+        target_dir: where_.target_dir,
+        show_progress: false,
+    };
+    let executables = match testrun::build(&target)? {
+        Build::Built(executables) => executables,
+        Build::CompileError(errors) => return Ok(Err(errors)),
+    };
+    let mut results = Vec::new();
+    for exe in executables {
+        results.extend(testrun::run_matching(&exe, &lab.dir, filters, LAB_LIMIT)?);
+    }
+    Ok(Ok(results))
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ mod testrun;
 mod ui;
 mod verify;
 mod workspace;
+mod wrong;
 
 use std::path::PathBuf;
 
@@ -91,7 +92,8 @@ enum Command {
     /// Maintainers and CI: fmt, clippy, tests, labs fail as shipped, the book builds.
     Verify {
         /// Also check that steps are cumulative: with steps 1..N solved, exactly 1..N pass
-        /// (one build per step of each lab).
+        /// (one build per step of each lab), and that every wrong answer of the corpus is
+        /// caught at its own step (one build per wrong answer).
         #[arg(long)]
         cumulative: bool,
     },
@@ -109,6 +111,12 @@ enum Command {
     },
     /// What is installed and running, and how to fix what is missing.
     Doctor,
+    /// Maintainers: every wrong answer of the corpus (xtask/tests/wrong-answers/) is caught by
+    /// its own step's tests; writes the grading appendix's row.
+    WrongAnswers {
+        /// Lab number or name (default: every lab).
+        lab: Option<String>,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -127,6 +135,7 @@ fn main() -> std::process::ExitCode {
         Command::Bench { what } => bench::run(what),
         Command::Mutants { lab, extra } => mutants::mutants(&lab, &extra),
         Command::Doctor => doctor::run(),
+        Command::WrongAnswers { lab } => wrong::command(lab),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -204,8 +204,13 @@ fn compiler_messages(stderr: &str) -> String {
 
 /// The tests a binary holds, without running them (libtest's `--list`: `name: test`).
 pub fn list(exe: &Path) -> Result<Vec<String>> {
+    list_matching(exe, &[])
+}
+
+fn list_matching(exe: &Path, filters: &[String]) -> Result<Vec<String>> {
     let output = Command::new(exe)
         .args(["--list"])
+        .args(filters)
         .stdin(Stdio::null())
         .output()
         .with_context(|| format!("listing the tests of {}", exe.display()))?;
@@ -231,9 +236,35 @@ pub fn parse_list(stdout: &str) -> Vec<String> {
 /// one Redis container), with an overall limit. Tests that never reported (the process
 /// crashed or the limit struck) are reported as such.
 pub fn run_all(exe: &Path, cwd: &Path, limit: Duration) -> Result<Vec<TestResult>> {
-    let expected = list(exe)?;
+    run_some(exe, cwd, &[], limit, None)
+}
+
+/// Like [`run_all`], for the tests whose names contain one of `filters` (libtest's
+/// filters), without backtraces: what is judged is each failure's message, and a
+/// backtrace would cut it at its first panic.
+pub fn run_matching(
+    exe: &Path,
+    cwd: &Path,
+    filters: &[String],
+    limit: Duration,
+) -> Result<Vec<TestResult>> {
+    run_some(exe, cwd, filters, limit, Some("0"))
+}
+
+fn run_some(
+    exe: &Path,
+    cwd: &Path,
+    filters: &[String],
+    limit: Duration,
+    backtrace: Option<&str>,
+) -> Result<Vec<TestResult>> {
+    let expected = list_matching(exe, filters)?;
     let mut command = Command::new(exe);
     as_cargo_test_would(&mut command, cwd);
+    command.args(filters);
+    if let Some(backtrace) = backtrace {
+        command.env("RUST_BACKTRACE", backtrace);
+    }
     let run = run_limited(&mut command, limit, false)?;
     let mut results = parse_results(&run.output);
     for name in expected {

@@ -3,7 +3,8 @@
 //! fmt, clippy with warnings denied, the default members' tests (solutions, kit, xtask),
 //! every lab compiles and fails every graded step as shipped, the suites that need Node,
 //! Python or Chromium, and the book builds with every include and link resolved.
-//! `--cumulative` adds the slow check that each lab's steps can be solved in order.
+//! `--cumulative` adds the slow checks: each lab's steps can be solved in order, and each
+//! wrong answer of the corpus (`xtask/tests/wrong-answers/`) is caught at its own step.
 
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -90,6 +91,8 @@ pub fn run(cumulative: bool) -> Result<()> {
         if cumulative {
             let name = format!("{}: steps 1..N solved pass exactly 1..N", lab.dir_name);
             record(&name, &mut || labsteps::steps_are_cumulative(&here, &lab));
+            let name = format!("{}: wrong answers caught at their step", lab.dir_name);
+            record(&name, &mut || crate::wrong::verify_lab(&here, &lab));
         }
     }
     for suite in SUITES {

@@ -466,6 +466,118 @@ async fn step1_the_feed_keeps_a_bounded_history() {
     );
 }
 
+#[tokio::test]
+async fn step1_publish_hands_each_message_to_every_subscriber() {
+    // The transports of steps 3 to 5 wait on subscriptions: a message kept in the history
+    // but never sent would reach a poll, never a held request or a stream.
+    let feed = Feed::new(3, 8);
+    let mut first = feed.subscribe(None);
+    let mut second = feed.subscribe(None);
+    let published = feed.publish("to everyone".to_owned());
+    for (who, subscription) in [("first", &mut first), ("second", &mut second)] {
+        let got = within(
+            SOON,
+            subscription.next(),
+            &format!(
+                "the {who} subscriber's copy of the published message: `publish` sends it with \
+                 `self.inner.sender.send(...)` (book: 01-transports/short-polling.md)"
+            ),
+        )
+        .await;
+        assert_eq!(
+            got,
+            Ok(published.clone()),
+            "expected the {who} subscriber to receive the message just published: `publish` \
+             sends it with `self.inner.sender.send(...)` (book: 01-transports/short-polling.md)"
+        );
+    }
+}
+
+#[tokio::test]
+async fn step1_json_of_the_wrong_shape_is_422_and_the_limit_is_the_configured_one() {
+    let lab = start(Config {
+        max_text_chars: 5,
+        ..config()
+    })
+    .await;
+    for body in [r#"{"txt": "hello"}"#, r#"{"text": 5}"#, "[]"] {
+        let (status, answer) = lab.post_raw(body).await;
+        assert_eq!(
+            status, 422,
+            "expected 422 for {body}: it is JSON, but not {{\"text\": \"...\"}} (400 is for what is \
+             not JSON at all); got {status} {answer} (book: 01-transports/short-polling.md)"
+        );
+    }
+    let (status, answer) = lab.post_json(&serde_json::json!({"text": "123456"})).await;
+    assert_eq!(
+        status, 422,
+        "expected 422 for 6 characters with `max_text_chars` = 5: validate against \
+         `state.config.max_text_chars`, not a number of your own; got {status} {answer} \
+         (book: 01-transports/short-polling.md)"
+    );
+    let (status, answer) = lab.post_json(&serde_json::json!({"text": "12345"})).await;
+    assert_eq!(
+        status, 201,
+        "expected 201 for 5 characters with `max_text_chars` = 5, got {status} {answer} \
+         (book: 01-transports/short-polling.md)"
+    );
+}
+
+#[tokio::test]
+async fn step1_refusals_say_why_with_the_right_status() {
+    // 1000 characters is the limit, and it counts characters: 1000 `é` are 2000 bytes.
+    let lab = start(config()).await;
+    let cases = [
+        (serde_json::json!({"text": ""}), 422, "an empty text"),
+        (
+            serde_json::json!({"text": "x".repeat(1001)}),
+            422,
+            "1001 characters",
+        ),
+        (
+            serde_json::json!({"text": "x".repeat(1000)}),
+            201,
+            "1000 characters",
+        ),
+        (
+            serde_json::json!({"text": "é".repeat(1000)}),
+            201,
+            "1000 `é` (2000 bytes)",
+        ),
+    ];
+    for (body, expected, what) in cases {
+        let (status, answer) = lab.post_json(&body).await;
+        assert_eq!(
+            status, expected,
+            "expected {expected} for {what}, got {status} {answer} (book: 01-transports/short-polling.md)"
+        );
+    }
+    let (status, answer) = lab.post_raw("{not json").await;
+    assert_eq!(
+        status, 400,
+        "expected 400 for a body that is not JSON, got {status} {answer} (book: 01-transports/short-polling.md)"
+    );
+}
+
+#[tokio::test]
+async fn step1_ids_start_at_1_and_the_history_keeps_the_newest() {
+    let feed = Feed::new(3, 8);
+    let first = feed.publish("a".to_owned());
+    assert_eq!(
+        first.id, 1,
+        "expected the first message to get id 1 (book: 01-transports/short-polling.md)"
+    );
+    for text in ["b", "c", "d", "e"] {
+        feed.publish(text.to_owned());
+    }
+    assert_eq!(
+        ids(&feed.since(0)),
+        vec![3, 4, 5],
+        "expected a history of 3 to keep the 3 newest of 5 messages, oldest first: drop the \
+         oldest (`pop_front`) once it holds `history_capacity` (book: 01-transports/short-polling.md)"
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // Step 2: short polling. Book: 01-transports/short-polling.md
 // ---------------------------------------------------------------------------------------
@@ -511,6 +623,33 @@ async fn step2_poll_after_zero_is_what_the_history_still_holds() {
         ids(&lab.poll(0).await),
         vec![4, 5, 6, 7, 8],
         "with a history of 5, after=0 gives the 5 newest"
+    );
+}
+
+#[tokio::test]
+async fn step2_poll_without_after_is_the_whole_history() {
+    let lab = start(config()).await;
+    for text in ["one", "two"] {
+        lab.publish(text).await;
+    }
+    let response = lab.get("/poll").await;
+    assert_eq!(
+        response.status().as_u16(),
+        200,
+        "expected 200 for GET /poll without `after`: absent means 0 (book: 01-transports/short-polling.md)"
+    );
+    let messages: Vec<Message> = within(SOON, response.json(), "the body of GET /poll")
+        .await
+        .expect("GET /poll should answer a JSON array of {id, text}");
+    assert_eq!(
+        ids(&messages),
+        vec![1, 2],
+        "expected GET /poll without `after` to be the whole history, as after=0 (book: 01-transports/short-polling.md)"
+    );
+    assert_eq!(
+        ids(&lab.poll(1).await),
+        vec![2],
+        "expected only what comes after the cursor for after=1 (book: 01-transports/short-polling.md)"
     );
 }
 
@@ -606,6 +745,75 @@ async fn step3_long_poll_times_out_with_204_and_the_timeout_is_capped() {
     );
 }
 
+#[tokio::test]
+async fn step3_long_poll_answers_every_message_after_the_cursor() {
+    // The answer is everything after `after`, not just the message that ended the wait:
+    // a client that was slow catches up in one response.
+    let lab = start(config()).await;
+    for text in ["one", "two", "three"] {
+        lab.publish(text).await;
+    }
+    let response = within(
+        SOON,
+        lab.http
+            .get(lab.url("/long-poll?after=1&timeout_ms=10000"))
+            .send(),
+        "the answer at once to GET /long-poll?after=1: messages 2 and 3 are already after the \
+         cursor, and `subscribe(Some(after))` replays them (book: 01-transports/long-polling.md)",
+    )
+    .await
+    .expect("GET /long-poll failed: is it implemented? (book: 01-transports/long-polling.md)");
+    assert_eq!(
+        response.status().as_u16(),
+        200,
+        "expected 200 at once: messages 2 and 3 are already after the cursor (book: 01-transports/long-polling.md)"
+    );
+    let messages: Vec<Message> = within(SOON, response.json(), "the body of the long poll")
+        .await
+        .expect("a JSON array");
+    assert_eq!(
+        ids(&messages),
+        vec![2, 3],
+        "expected every message after the cursor (`state.feed.since(after)`), not only the \
+         one that woke the request (book: 01-transports/long-polling.md)"
+    );
+}
+
+#[tokio::test]
+async fn step3_a_held_long_poll_answers_503_when_the_server_shuts_down() {
+    // The shutdown is triggered by hand here; step 6 wires it to Ctrl-C.
+    let state = AppState::new(config());
+    let (feed, shutdown) = (state.feed.clone(), state.shutdown.clone());
+    let server = TestServer::start(transports::router(state)).await;
+    let url = server.url("/long-poll?after=0&timeout_ms=30000");
+    let held = tokio::spawn(async move { reqwest::get(url).await });
+    within(
+        SOON,
+        async {
+            while feed.subscribers() < 1 {
+                tokio::task::yield_now().await;
+            }
+        },
+        "the long poll to be held on a subscription (book: 01-transports/long-polling.md)",
+    )
+    .await;
+    shutdown.trigger();
+    let response = within(
+        SOON,
+        held,
+        "the held long poll's answer once the shutdown is triggered: `select!` on \
+         `state.shutdown.triggered()` too (book: 01-transports/long-polling.md)",
+    )
+    .await
+    .expect("the request task")
+    .expect("GET /long-poll failed");
+    assert_eq!(
+        response.status().as_u16(),
+        503,
+        "expected 503 Service Unavailable for a held poll when the server shuts down (book: 01-transports/long-polling.md)"
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // Step 4: Server-Sent Events. Book: 01-transports/sse.md
 // ---------------------------------------------------------------------------------------
@@ -690,16 +898,22 @@ async fn step4_sse_announces_retry_and_sends_keep_alive_comments() {
     })
     .await;
     let mut stream = TcpStream::connect(lab.addr()).await.expect("connect");
-    let reply = raw_exchange(
+    stream
+        .write_all(b"GET /sse HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n")
+        .await
+        .expect("writing the request");
+    let reply = read_until(
         &mut stream,
-        b"GET /sse HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n",
+        Vec::new(),
         |b| String::from_utf8_lossy(b).contains(": keep-alive\n\n"),
+        "a `: keep-alive` comment every `keep_alive` (200 ms here): `Sse::keep_alive` with the \
+         text \"keep-alive\" (book: 01-transports/sse.md)",
     )
     .await;
     let text = String::from_utf8_lossy(&reply);
     assert!(
         text.contains("retry: 1000\n"),
-        "the stream starts with `retry: <ms>` from the config (book: 01-transports/sse.md):\n{text}"
+        "expected the stream to start with `retry: <ms>` from the config (book: 01-transports/sse.md):\n{text}"
     );
 }
 
@@ -773,6 +987,57 @@ async fn step4_sse_stream_bytes_snapshot() {
     insta::assert_snapshot!("sse_stream", sse_stream);
 }
 
+#[tokio::test]
+async fn step4_a_new_sse_client_starts_with_the_next_message() {
+    // Without `Last-Event-ID` a client has seen nothing and wants what comes next: the
+    // history is for clients that resume.
+    let lab = start(config()).await;
+    for text in ["old", "older"] {
+        lab.publish(text).await;
+    }
+    let mut events = lab.sse(None).await;
+    lab.until_subscribers(1, "the SSE stream").await;
+    lab.publish("new").await;
+    let first = next_events(&mut events, 1, "the first SSE event of a new client").await;
+    assert_eq!(
+        ids(&first),
+        vec![3],
+        "expected a client without Last-Event-ID to start with the next message, not the \
+         history (book: 01-transports/sse.md)"
+    );
+}
+
+#[tokio::test]
+async fn step4_the_sse_stream_ends_when_the_server_shuts_down() {
+    // The shutdown is triggered by hand here; step 6 wires it to Ctrl-C.
+    let state = AppState::new(config());
+    let shutdown = state.shutdown.clone();
+    let server = TestServer::start(transports::router(state)).await;
+    let response = within(
+        SOON,
+        reqwest::get(server.url("/sse")),
+        "the headers of GET /sse",
+    )
+    .await
+    .expect("GET /sse failed: is the handler implemented? (book: 01-transports/sse.md)");
+    let mut body = response.bytes_stream();
+    // The retry field comes first: the stream is open.
+    within(
+        SOON,
+        body.next(),
+        "the first bytes of the SSE stream (book: 01-transports/sse.md)",
+    )
+    .await;
+    shutdown.trigger();
+    within(
+        SOON,
+        async { while let Some(Ok(_)) = body.next().await {} },
+        "the end of the SSE stream once the shutdown is triggered \
+         (`take_until(state.shutdown.triggered())`, book: 01-transports/sse.md)",
+    )
+    .await;
+}
+
 // ---------------------------------------------------------------------------------------
 // Step 5: WebSocket. Book: 01-transports/websocket.md
 // ---------------------------------------------------------------------------------------
@@ -820,7 +1085,11 @@ async fn step5_ws_invalid_frame_gets_an_error_frame_and_stays_open() {
     let lab = start(config()).await;
     let mut ws = lab.ws(None).await;
     ws.send(Frame::text(r#"{"text":""}"#)).await.expect("send");
-    let error = next_json(&mut ws, "the error frame for an empty text").await;
+    let error = next_json(
+        &mut ws,
+        "the error frame for an empty text (book: 01-transports/websocket.md)",
+    )
+    .await;
     assert!(
         error["error"].is_string(),
         "an invalid frame is answered with {{\"error\": ...}}, got {error}"
@@ -836,6 +1105,40 @@ async fn step5_ws_invalid_frame_gets_an_error_frame_and_stays_open() {
         ok,
         serde_json::json!({"id": 1, "text": "still here"}),
         "the connection stays open and the invalid frames published nothing"
+    );
+}
+
+#[tokio::test]
+async fn step5_ws_binary_frame_gets_an_error_frame_and_stays_open() {
+    // Messages are JSON text; a Binary frame is refused with an error frame, like bad JSON.
+    let lab = start(config()).await;
+    let mut ws = lab.ws(None).await;
+    ws.send(Frame::binary(b"{\"text\":\"hi\"}".to_vec()))
+        .await
+        .expect("send");
+    let error = next_json(
+        &mut ws,
+        "the error frame for a Binary frame (book: 01-transports/websocket.md)",
+    )
+    .await;
+    assert!(
+        error["error"].is_string(),
+        "expected {{\"error\": ...}} for a Binary frame, got {error} (book: 01-transports/websocket.md)"
+    );
+    ws.send(Frame::text(r#"{"text":"after binary"}"#))
+        .await
+        .expect("send");
+    let ok = next_json(
+        &mut ws,
+        "the message published after a Binary frame: the connection stays open \
+         (book: 01-transports/websocket.md)",
+    )
+    .await;
+    assert_eq!(
+        ok,
+        serde_json::json!({"id": 1, "text": "after binary"}),
+        "expected the connection to stay open and the Binary frame to publish nothing \
+         (book: 01-transports/websocket.md)"
     );
 }
 
@@ -902,7 +1205,8 @@ async fn step5_ws_answers_pings_sends_pings_and_closes_cleanly() {
                 }
             }
         },
-        "a Pong to our Ping and a Ping from the server (keep-alive)",
+        "a Pong to our Ping and a Ping from the server every `keep_alive` \
+         (book: 01-transports/websocket.md)",
     )
     .await;
     ws.send(Frame::Close(Some(
@@ -929,8 +1233,8 @@ async fn step5_ws_answers_pings_sends_pings_and_closes_cleanly() {
     .await;
     if let Err(got) = reply {
         panic!(
-            "a clean close: the server answers our Close frame with its own before the TCP \
-             connection ends (RFC 6455, 5.5.1); instead of a Close frame we got {got}. \
+            "a clean close: expected the server to answer our Close frame with its own before \
+             the TCP connection ends (RFC 6455, 5.5.1); instead of a Close frame we got {got}. \
              axum queues that reply and sends it when the socket is next written or \
              flushed (book: 01-transports/websocket.md, \"Closing\")"
         );
@@ -1265,15 +1569,22 @@ async fn step6_a_subscriber_that_falls_behind_resyncs_from_the_history() {
         let next = within(
             SOON,
             subscription.next(),
-            "the next message after overflowing",
+            "the next message after overflowing (book: 01-transports/lab.md)",
         )
         .await;
-        received.push(next.expect("resynchronised from the history, not ended").id);
+        received.push(
+            next.expect(
+                "expected the subscriber to be resynchronised from the history, not ended: \
+                 its next message is still there (book: 01-transports/lab.md)",
+            )
+            .id,
+        );
     }
     assert_eq!(
         received,
         (1..=20).collect::<Vec<_>>(),
-        "a subscriber whose queue overflowed must resume from the history: all 20, in order"
+        "a subscriber whose queue overflowed must resume from the history: all 20, in order \
+         (book: 01-transports/lab.md)"
     );
 }
 
@@ -1292,7 +1603,8 @@ async fn step6_a_subscriber_behind_the_history_is_ended() {
             cursor: 0,
             oldest: 21
         }),
-        "messages 1 to 20 are gone: the subscriber fell behind and must be disconnected"
+        "messages 1 to 20 are gone: the subscriber fell behind and must be disconnected \
+         (book: 01-transports/lab.md)"
     );
 }
 
@@ -1476,7 +1788,13 @@ async fn step6_ctrl_c_ends_open_streams_promptly() {
     let pressed = Instant::now();
     lab.press_ctrl_c();
     let limit = Duration::from_secs(3);
-    let end = within(limit, events.next(), "the SSE stream to end after Ctrl-C").await;
+    let end = within(
+        limit,
+        events.next(),
+        "the SSE stream to end after Ctrl-C: `serve` triggers `shutdown` once the signal \
+         comes (book: 01-transports/lab.md)",
+    )
+    .await;
     assert!(
         end.is_none(),
         "after Ctrl-C the SSE stream ends, got {end:?}"

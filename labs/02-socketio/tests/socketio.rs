@@ -79,7 +79,12 @@ async fn step1_server_pings_and_a_pong_keeps_the_session_open() {
     let mut ws = Ws::open(&server).await;
     ws.handshake().await;
     for round in 1..=3 {
-        let ping = ws.recv_text("a ping `2` every pingInterval").await;
+        let ping = ws
+            .recv_text(&format!(
+                "round {round}: a ping `2` every pingInterval, the heartbeat looping while the \
+                 client answers (see {ENGINE_PAGE})"
+            ))
+            .await;
         assert_eq!(
             ping, "2",
             "round {round}: expected the server's ping `2` (see {ENGINE_PAGE})"
@@ -95,8 +100,10 @@ async fn step1_no_pong_closes_the_session_after_ping_timeout() {
     ws.handshake().await;
     assert_eq!(ws.recv_text("a ping").await, "2", "see {ENGINE_PAGE}");
     // No pong: within pingTimeout the server gives up on us.
-    ws.expect_closed_without_pongs("the session closed for `ping timeout`")
-        .await;
+    ws.expect_closed_without_pongs(&format!(
+        "the session closed for `ping timeout`: no pong within pingTimeout (see {ENGINE_PAGE})"
+    ))
+    .await;
 }
 
 #[tokio::test]
@@ -144,6 +151,44 @@ async fn step1_frames_over_max_payload_close_the_session() {
     ws.send(&format!("4{}", "x".repeat(5000))).await;
     ws.expect_closed("the session closed after a frame over maxPayload")
         .await;
+}
+
+#[tokio::test]
+async fn step1_a_pong_later_than_ping_interval_but_within_ping_timeout_is_in_time() {
+    // pingTimeout, not pingInterval, is how long a client may take to answer: here 50 ms
+    // between pings, 1 s to answer, and a client that answers after 300 ms.
+    let config = Config {
+        ping_interval: Duration::from_millis(50),
+        ping_timeout: Duration::from_millis(1000),
+        ..Config::default()
+    };
+    let server = start(chat_io(config)).await;
+    let mut ws = Ws::open(&server).await;
+    ws.handshake().await;
+    for round in 1..=2 {
+        match ws
+            .next(&format!(
+                "a ping `2` every pingInterval (see {ENGINE_PAGE})"
+            ))
+            .await
+        {
+            Frame::Text(ping) if ping == "2" => {}
+            other => panic!(
+                "round {round}: expected a ping `2` while the last pong was within pingTimeout, \
+                 got {other:?}: wait `timeout` for the pong, not `interval` (see {ENGINE_PAGE})"
+            ),
+        }
+        // A slow client: the delay is what this test is about, not a wait for an event.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        ws.send("3").await;
+    }
+    match ws.next("the ping after two slow pongs").await {
+        Frame::Text(ping) if ping == "2" => {}
+        other => panic!(
+            "expected the session to live on after pongs 300 ms late with a 1 s pingTimeout, \
+             got {other:?}: wait `timeout` for the pong, not `interval` (see {ENGINE_PAGE})"
+        ),
+    }
 }
 
 // ---------------------------------------------------------------- step 2: the packet codec
@@ -504,6 +549,45 @@ async fn step2_binary_frame_nobody_announced_closes_the_session() {
         .await;
 }
 
+#[test]
+fn step2_a_binary_packet_announcing_zero_attachments_is_complete_at_once() {
+    // socket.io-parser emits `50-...` at once: nothing is awaited when nothing is announced.
+    for (text, kind) in [
+        ("50-[\"x\"]", PacketType::BinaryEvent),
+        ("60-/admins,3[true]", PacketType::BinaryAck),
+    ] {
+        match decode(text, 10) {
+            Ok(Decoded::Packet(packet)) => assert_eq!(
+                (packet.kind, packet.attachments.len()),
+                (kind, 0),
+                "expected {text:?} to decode as a {kind:?} without attachments (see {PACKETS_PAGE})"
+            ),
+            other => panic!(
+                "expected {text:?} (zero attachments announced) to be a complete packet at once, \
+                 got {other:?}: only a count above 0 waits (see {PACKETS_PAGE})"
+            ),
+        }
+    }
+}
+
+#[test]
+fn step2_an_ack_id_too_large_for_u64_is_refused_not_a_panic() {
+    use socketio::protocol::DecodeError;
+    // 21 digits: more than u64::MAX. A client must not be able to crash the server with it.
+    let text = "2123456789012345678901[\"x\"]";
+    let decoded = std::panic::catch_unwind(|| decode(text, 10)).unwrap_or_else(|_| {
+        panic!(
+            "expected decode({text:?}) to refuse the id with DecodeError::InvalidId, but it \
+             panicked: map the parse error, do not unwrap it (see {PACKETS_PAGE})"
+        )
+    });
+    assert_eq!(
+        decoded.err(),
+        Some(DecodeError::InvalidId),
+        "expected an id over u64::MAX to be refused as InvalidId (see {PACKETS_PAGE})"
+    );
+}
+
 mod step2_properties {
     use super::*;
     use proptest::prelude::*;
@@ -545,7 +629,8 @@ mod step2_properties {
                 .prop_map(|m| Value::Object(m.into_iter().collect()))
         };
         let args = || prop::collection::vec(json_value(), 0..4);
-        let blobs = || prop::collection::vec(prop::collection::vec(any::<u8>(), 0..16), 1..4);
+        // Zero attachments too: `50-...` is a binary packet that is complete at once.
+        let blobs = || prop::collection::vec(prop::collection::vec(any::<u8>(), 0..16), 0..4);
         prop_oneof![
             (nsp(), prop::option::of(object())).prop_map(|(n, d)| Packet::new(
                 PacketType::Connect,
@@ -564,11 +649,16 @@ mod step2_properties {
             (nsp(), any::<u64>(), args()).prop_map(|(n, id, a)| Packet::ack(&n, id, a, vec![])),
             (nsp(), event_name(), args(), blobs()).prop_map(|(n, e, mut a, b)| {
                 a.extend((0..b.len()).map(placeholder));
-                Packet::event(&n, &e, a, b.into_iter().map(bytes::Bytes::from).collect())
+                let mut p =
+                    Packet::event(&n, &e, a, b.into_iter().map(bytes::Bytes::from).collect());
+                p.kind = PacketType::BinaryEvent;
+                p
             }),
             (nsp(), any::<u64>(), args(), blobs()).prop_map(|(n, id, mut a, b)| {
                 a.extend((0..b.len()).map(placeholder));
-                Packet::ack(&n, id, a, b.into_iter().map(bytes::Bytes::from).collect())
+                let mut p = Packet::ack(&n, id, a, b.into_iter().map(bytes::Bytes::from).collect());
+                p.kind = PacketType::BinaryAck;
+                p
             }),
         ]
     }
@@ -667,6 +757,19 @@ async fn step3_auth_reaches_the_connect_handler() {
         auth, "42[\"auth\",{\"token\":\"abc\"}]",
         "the CONNECT payload is the handshake auth (see {NAMESPACES_PAGE})"
     );
+    // A CONNECT without a payload: the handlers see `{}`, as socket.io's do, not `null`.
+    let mut bare = Ws::open(&server).await;
+    bare.handshake().await;
+    bare.connect("/", None).await;
+    let auth = bare
+        .recv_text(&format!(
+            "the `auth` event of a CONNECT without auth (see {NAMESPACES_PAGE})"
+        ))
+        .await;
+    assert_eq!(
+        auth, "42[\"auth\",{}]",
+        "expected the auth of a CONNECT without payload to be `{{}}` (see {NAMESPACES_PAGE})"
+    );
 }
 
 #[tokio::test]
@@ -695,7 +798,10 @@ async fn step3_a_middleware_refusal_becomes_connect_error() {
     ws.connect("/", None).await;
     ws.send("40/admins,{\"token\":\"wrong\"}").await;
     assert_eq!(
-        ws.recv_text("the CONNECT_ERROR of the middleware").await,
+        ws.recv_text(&format!(
+            "the CONNECT_ERROR of the middleware, sent as `connect_error(...)` (see {NAMESPACES_PAGE})"
+        ))
+        .await,
         "44/admins,{\"data\":{\"retry\":false},\"message\":\"not authorized\"}",
         "a middleware's error reaches the client as CONNECT_ERROR (see {NAMESPACES_PAGE})"
     );
@@ -1257,6 +1363,11 @@ fn step4_the_room_index_keeps_both_directions_in_step() {
         ),
         "every room with a member, and the rooms of `a`, each once and sorted (see {ROOMS_PAGE})"
     );
+    assert_eq!(
+        index.members(&["music".to_owned(), "general".to_owned()]),
+        std::collections::HashSet::from(["a".to_owned(), "b".to_owned()]),
+        "expected the members of music or general to be the union of both rooms (see {ROOMS_PAGE})"
+    );
     index.leave("a", "general");
     assert_eq!(
         index.all_rooms(),
@@ -1264,6 +1375,12 @@ fn step4_the_room_index_keeps_both_directions_in_step() {
         "a room whose last member left no longer exists (see {ROOMS_PAGE})"
     );
     index.leave("a", "music");
+    assert_eq!(
+        index.members(&["music".to_owned()]),
+        std::collections::HashSet::from(["b".to_owned()]),
+        "expected `b` to stay in music when `a` leaves it: leaving takes one socket out, not \
+         the room away (see {ROOMS_PAGE})"
+    );
     index.leave_all("b");
     assert!(
         index.all_rooms().is_empty() && index.rooms_of("a").is_empty(),
@@ -1368,7 +1485,12 @@ async fn step5_chat_without_room_reaches_the_whole_namespace_except_the_sender()
     c[0].0.send("42[\"chat\",{\"text\":\"all\"}]").await;
     let sender = c[0].1.clone();
     for (ws, _) in c.iter_mut().skip(1) {
-        let got = ws.recv_text("the namespace-wide chat").await;
+        let got = ws
+            .recv_text(&format!(
+                "the namespace-wide chat: no room means every socket of the namespace \
+                 (see {BROADCAST_PAGE})"
+            ))
+            .await;
         assert_eq!(
             got,
             format!("42[\"chat\",{{\"from\":\"{sender}\",\"text\":\"all\"}}]"),
@@ -1456,6 +1578,74 @@ async fn step5_echo_acks_with_the_same_arguments_binary_included() {
     assert!(open["sid"].is_string());
     ws.transcript.redact(sid, "socket id");
     insta::assert_snapshot!("step5_echo_acks", ws.transcript.render());
+}
+
+#[tokio::test]
+async fn step5_acks_answer_in_the_event_namespace_with_its_id() {
+    let server = start(chat_io(Config::default())).await;
+    let mut ws = Ws::open(&server).await;
+    ws.handshake().await;
+    ws.connect("/admins", None).await;
+    ws.send("42/admins,5[\"echo\",\"x\"]").await;
+    let ack = ws.recv_event("the echo ack in /admins").await;
+    assert_eq!(
+        ack, "43/admins,5[\"x\"]",
+        "expected the ACK in the event's namespace (`/admins,`) with the event's id 5 \
+         (see {ACKS_PAGE})"
+    );
+}
+
+#[tokio::test]
+async fn step5_a_client_ack_keeps_every_argument_and_attachment() {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let io = SocketIo::builder()
+        .config(fast_pings())
+        .ns("/", move |socket| {
+            let tx = tx.clone();
+            socket.on("ask", move |socket, _event| {
+                let reply = socket.emit_with_ack("question", vec![], Duration::from_secs(3));
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    let _ = tx.send(reply.await);
+                });
+            });
+        })
+        .build();
+    let server = start(io).await;
+    let mut ws = Ws::open(&server).await;
+    ws.handshake().await;
+    ws.connect("/", None).await;
+    ws.send("42[\"ask\"]").await;
+    let question = ws.recv_event("the server's question with an ack id").await;
+    let id: String = question[2..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    assert!(
+        !id.is_empty(),
+        "expected `420[\"question\"]` (an id after the type), got {question:?} (see {ACKS_PAGE})"
+    );
+    ws.send(&format!(
+        "461-{id}[\"answer\",2,{{\"_placeholder\":true,\"num\":0}}]"
+    ))
+    .await;
+    ws.send_binary(vec![1, 2, 3]).await;
+    let result = kit::within(
+        WAIT,
+        rx.recv(),
+        &format!("the result of `emit_with_ack` once the client acked (see {ACKS_PAGE})"),
+    )
+    .await
+    .expect("a result");
+    let got = result.map(|r| (r.args, r.binary));
+    assert_eq!(
+        got,
+        Ok((
+            vec![json!("answer"), json!(2), placeholder(0)],
+            vec![bytes::Bytes::from_static(&[1, 2, 3])]
+        )),
+        "expected every argument of the client's ack and its attachment (see {ACKS_PAGE})"
+    );
 }
 
 #[tokio::test]
@@ -1566,7 +1756,10 @@ async fn step5_a_disconnect_fails_the_pending_acks_at_once() {
     let result = kit::within(
         WAIT,
         rx.recv(),
-        "the pending ack to fail when the socket disconnects (its timeout is 60 s)",
+        &format!(
+            "the pending ack to fail with `AckError::Disconnected` when the socket disconnects \
+             (its timeout is 60 s) (see {ACKS_PAGE})"
+        ),
     )
     .await;
     assert_eq!(
@@ -1907,7 +2100,9 @@ async fn step6_a_failed_probe_leaves_the_session_polling() {
             }
         }
         let end = ws
-            .next(&format!("the end of a WebSocket that sent {why}"))
+            .next(&format!(
+                "the end of a WebSocket that sent {why} (see {POLLING_PAGE})"
+            ))
             .await;
         assert!(
             matches!(end, Frame::Closed),
@@ -1933,8 +2128,11 @@ async fn step6_a_failed_probe_leaves_the_session_polling() {
     let mut ws = Ws::open_url(&url).await;
     ws.send("2probe").await;
     assert_eq!(
-        ws.recv_text("the probe answer after three failed ones")
-            .await,
+        ws.recv_text(&format!(
+            "the probe answer after three failed ones: each failed probe gives the upgrade \
+             back (see {POLLING_PAGE})"
+        ))
+        .await,
         "3probe",
         "failed probes must give the upgrade back (see {POLLING_PAGE})"
     );
@@ -1944,6 +2142,72 @@ async fn step6_a_failed_probe_leaves_the_session_polling() {
         ws.recv_text("the echo over the WebSocket").await,
         "432[\"upgraded at last\"]",
         "see {POLLING_PAGE}"
+    );
+}
+
+#[tokio::test]
+async fn step6_a_payload_with_a_bad_part_is_refused_and_closes_the_session() {
+    let server = start(chat_io(Config::default())).await;
+    let http = reqwest::Client::new();
+    for (payload, what) in [
+        (
+            "42[\"echo\",\"a\"]\u{1e}b***not base64***",
+            "a `b` part that is not base64",
+        ),
+        (
+            "42[\"echo\",\"a\"]\u{1e}9nonsense",
+            "a part that is no Engine.IO packet",
+        ),
+    ] {
+        let mut p = Polling::open(&server).await;
+        p.post("40").await;
+        p.get().await;
+        let answer = post_now(&http, &p.url(), payload.to_owned(), what).await;
+        assert_eq!(
+            answer.status(),
+            400,
+            "expected 400 for a payload with {what}: every part must be valid (see {POLLING_PAGE})"
+        );
+        let gone = get_now(&http, &p.url(), "a GET on the refused session").await;
+        assert_eq!(
+            gone.status(),
+            400,
+            "expected the session of a refused payload ({what}) to be closed (see {POLLING_PAGE})"
+        );
+    }
+}
+
+#[tokio::test]
+async fn step6_a_silent_probe_gives_the_upgrade_back_after_upgrade_timeout() {
+    let config = Config {
+        upgrade_timeout: Duration::from_millis(300),
+        ..Config::default()
+    };
+    let server = start(chat_io(config)).await;
+    let mut p = Polling::open(&server).await;
+    p.post("40").await;
+    p.get().await;
+    let url = server.ws_url(&format!(
+        "/socket.io/?EIO=4&transport=websocket&sid={}",
+        p.sid
+    ));
+    // A WebSocket that never sends `2probe`: after upgradeTimeout it is dropped.
+    let mut ws = Ws::open_url(&url).await;
+    let end = ws
+        .next(&format!(
+            "the end of a probing WebSocket that stays silent past upgradeTimeout (300 ms): \
+             run `upgrade(...)` under `engine.config.upgrade_timeout` (see {POLLING_PAGE})"
+        ))
+        .await;
+    assert!(
+        matches!(end, Frame::Closed),
+        "expected the silent probing WebSocket to be closed, got {end:?} (see {POLLING_PAGE})"
+    );
+    p.post("421[\"echo\",\"still polling\"]").await;
+    assert_eq!(
+        p.get().await,
+        "431[\"still polling\"]",
+        "expected the session to go on polling after the probe timed out (see {POLLING_PAGE})"
     );
 }
 
