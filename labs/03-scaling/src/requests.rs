@@ -78,7 +78,7 @@ impl Pending {
 
 /// Waits for `expected` answers, at most `timeout`; the error says how many came.
 pub async fn collect(
-    mut answers: mpsc::UnboundedReceiver<Response>,
+    answers: mpsc::UnboundedReceiver<Response>,
     expected: usize,
     timeout: Duration,
     operation: &'static str,

@@ -78,12 +78,13 @@ impl Pending {
 
 /// Waits for `expected` answers, at most `timeout`; the error says how many came.
 pub async fn collect(
-    mut answers: mpsc::UnboundedReceiver<Response>,
+    answers: mpsc::UnboundedReceiver<Response>,
     expected: usize,
     timeout: Duration,
     operation: &'static str,
 ) -> Result<Vec<Response>, AdapterError> {
     // ANCHOR: collect
+    let mut answers = answers;
     let mut received = Vec::with_capacity(expected);
     let deadline = tokio::time::Instant::now() + timeout;
     while received.len() < expected {
