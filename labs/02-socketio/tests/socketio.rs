@@ -94,6 +94,31 @@ async fn step1_server_pings_and_a_pong_keeps_the_session_open() {
 }
 
 #[tokio::test]
+async fn step1_the_next_ping_waits_ping_interval_after_the_pong() {
+    let server = start(chat_io(fast_pings())).await;
+    let mut ws = Ws::open(&server).await;
+    ws.handshake().await;
+    assert_eq!(
+        ws.recv_text("the first ping").await,
+        "2",
+        "see {ENGINE_PAGE}"
+    );
+    ws.send("3").await;
+    let answered = std::time::Instant::now();
+    assert_eq!(
+        ws.recv_text("the next ping").await,
+        "2",
+        "see {ENGINE_PAGE}"
+    );
+    let gap = answered.elapsed();
+    assert!(
+        gap >= Duration::from_millis(40),
+        "expected the next ping `pingInterval` (50 ms) after the pong, got one after {gap:?}: \
+         a ping right after the pong floods the client (see {ENGINE_PAGE})"
+    );
+}
+
+#[tokio::test]
 async fn step1_no_pong_closes_the_session_after_ping_timeout() {
     let server = start(chat_io(fast_pings())).await;
     let mut ws = Ws::open(&server).await;
@@ -1139,7 +1164,7 @@ async fn connect_with_pid(ws: &mut Ws) -> (String, String) {
     match (answer["sid"].as_str(), answer["pid"].as_str()) {
         (Some(sid), Some(pid)) => (sid.to_owned(), pid.to_owned()),
         _ => panic!(
-            "with a session store the CONNECT answer carries a private id, \
+            "with a session store, expected the CONNECT answer to carry a private id, \
              `40{{\"sid\":...,\"pid\":...}}`, got 40{answer} (see {NAMESPACES_PAGE})"
         ),
     }
