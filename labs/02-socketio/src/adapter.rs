@@ -91,14 +91,6 @@ impl BroadcastOptions {
     pub fn all() -> BroadcastOptions {
         BroadcastOptions::default()
     }
-
-    /// The sockets in `room` (or the socket with that id).
-    pub fn room(room: impl Into<String>) -> BroadcastOptions {
-        BroadcastOptions {
-            rooms: BTreeSet::from([room.into()]),
-            ..BroadcastOptions::default()
-        }
-    }
 }
 
 /// Room membership and the operations on the sockets of one namespace.
