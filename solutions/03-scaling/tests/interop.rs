@@ -193,6 +193,11 @@ async fn fetch_sockets_sees_the_other_side_with_its_handshake() {
         "rosa",
         "Node's RemoteSocket for a Rust socket",
     );
+    assert_eq!(
+        remote["data"],
+        json!({}),
+        "a socket's data starts as {{}} on both sides (socket.io 4: `socket.data = {{}}`) (see {PAGE})"
+    );
 
     let seen = m.rust[1]
         .ns()
@@ -214,6 +219,11 @@ async fn fetch_sockets_sees_the_other_side_with_its_handshake() {
             .collect::<BTreeSet<_>>(),
         BTreeSet::from([nina.as_str(), "general"]),
         "nina's rooms as Node reports them (see {PAGE})"
+    );
+    assert_eq!(
+        from_node.data,
+        json!({}),
+        "nina's data as Node reports it (see {PAGE})"
     );
     let handshake = serde_json::to_value(&from_node.handshake).expect("a handshake");
     assert_handshake(&handshake, "nina", "Rust's SocketInfo for a Node socket");
@@ -473,6 +483,46 @@ async fn remote_join_leave_and_disconnect_cross_both_ways() {
         json!(["io server disconnect"]),
         "Rust's to(nina).disconnect_sockets() must disconnect nina on Node (see {PAGE})"
     );
+}
+
+/// Regression: a remote operation without `opts` once read as "every socket" here, where Node
+/// reads the older form (one socket `sid`) and otherwise does nothing.
+#[tokio::test]
+async fn a_remote_disconnect_without_opts_targets_what_node_targets() {
+    let mut m = Mixed::start().await;
+    let (node_url, rust0) = (m.node.url(), m.rust[0].url());
+    let nina = m.node.connect("nina", &node_url).await;
+    m.node.connect("nora", &node_url).await;
+    let rosa = m.node.connect("rosa", &rust0).await;
+    m.node.connect("omar", &rust0).await;
+    let requests = format!("{}-request#/#", m.key);
+    let nobody = json!({"uid": "legacy", "requestId": "lgcy01", "type": 4, "close": false});
+    m.publish(&requests, nobody.to_string().as_bytes()).await;
+    for sid in [&nina, &rosa] {
+        let one =
+            json!({"uid": "legacy", "requestId": "lgcy02", "type": 4, "sid": sid, "close": false});
+        m.publish(&requests, one.to_string().as_bytes()).await;
+    }
+    for who in ["nina", "rosa"] {
+        let got = m
+            .node
+            .received(
+                who,
+                "disconnect",
+                &format!("{who} disconnected by the older form"),
+            )
+            .await;
+        assert_eq!(got, json!(["io server disconnect"]), "see {PAGE}");
+    }
+    for who in ["nora", "omar"] {
+        m.node.fence(who).await;
+        let extra = m.node.take_received(who);
+        assert!(
+            extra.is_empty(),
+            "a REMOTE_DISCONNECT without `opts` targets its `sid` only, or nobody, as Node 8.3 \
+             reads it; {who} got {extra:?} (see {PAGE})"
+        );
+    }
 }
 
 #[tokio::test]

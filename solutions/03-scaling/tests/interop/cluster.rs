@@ -95,16 +95,31 @@ impl Mixed {
         }
     }
 
-    /// `PUBSUB NUMSUB channel`.
-    pub async fn numsub(&self, channel: &str) -> usize {
+    async fn connection(&self) -> redis::aio::MultiplexedConnection {
         let client = redis::Client::open(self.url.as_str()).expect("a valid Redis URL");
-        let mut conn = kit::within(
+        kit::within(
             REPORT,
             client.get_multiplexed_async_connection(),
             "a Redis connection",
         )
         .await
-        .expect("a Redis connection");
+        .expect("a Redis connection")
+    }
+
+    /// `PUBLISH channel payload`, as another server would.
+    pub async fn publish(&self, channel: &str, payload: &[u8]) {
+        let mut conn = self.connection().await;
+        let _: usize = redis::cmd("PUBLISH")
+            .arg(channel)
+            .arg(payload)
+            .query_async(&mut conn)
+            .await
+            .expect("PUBLISH works");
+    }
+
+    /// `PUBSUB NUMSUB channel`.
+    pub async fn numsub(&self, channel: &str) -> usize {
+        let mut conn = self.connection().await;
         let (_, count): (String, usize) = redis::cmd("PUBSUB")
             .arg("NUMSUB")
             .arg(channel)

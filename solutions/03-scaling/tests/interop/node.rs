@@ -264,9 +264,14 @@ impl NodeInstance {
 
     /// An `echo` round trip on client `name`: whatever the servers sent it before is recorded.
     pub async fn fence(&mut self, name: &str) {
-        let ack = self
-            .call(json!({"op": "clientEmitWithAck", "name": name, "event": "echo", "args": ["fence"]}))
-            .await;
-        assert_eq!(ack, json!("fence"), "the echo fence of {name}");
+        let echo =
+            json!({"op": "clientEmitWithAck", "name": name, "event": "echo", "args": ["fence"]});
+        match self.try_call(echo).await {
+            Ok(ack) => assert_eq!(ack, json!("fence"), "the echo fence of {name}"),
+            Err(e) => panic!(
+                "{name}'s echo got no answer ({e}); {name} received meanwhile: {:?} (see {PAGE})",
+                self.take_received(name)
+            ),
+        }
     }
 }
