@@ -39,7 +39,7 @@ async fn room_broadcasts_cross_between_node_and_rust_and_skip_the_sender() {
     let (node_url, rust0, rust1) = (m.node.url(), m.rust[0].url(), m.rust[1].url());
     let nina = m.node.connect("nina", &node_url).await;
     let rosa = m.node.connect("rosa", &rust0).await;
-    let omar = m.node.connect("omar", &rust1).await;
+    m.node.connect("omar", &rust1).await;
     m.node.join("nina", "general").await;
     m.node.join("rosa", "general").await;
 
@@ -66,6 +66,21 @@ async fn room_broadcasts_cross_between_node_and_rust_and_skip_the_sender() {
         json!([chat_from(&from_rust, &rosa)]),
         "a chat to `general` on a Rust instance must reach nina, in `general` on the Node \
          instance (see {PAGE})"
+    );
+    // `except` from Node: the room is skipped on the Rust instances too.
+    m.node
+        .call(
+            json!({"op": "emit", "except": ["general"], "event": "news", "args": ["not general"]}),
+        )
+        .await;
+    let got = m
+        .node
+        .received("omar", "news", "Node's news except general at omar")
+        .await;
+    assert_eq!(
+        got,
+        json!(["not general"]),
+        "omar is not in `general` (see {PAGE})"
     );
     // Fences: a chat to the whole namespace from each side, then an echo on each sender.
     m.node
@@ -94,11 +109,11 @@ async fn room_broadcasts_cross_between_node_and_rust_and_skip_the_sender() {
         assert_eq!(
             extra,
             Vec::<Value>::new(),
-            "{who} must receive nothing else: no chat of their own, and omar (not in \
-             `general`) no room chat; got {extra:?} (see {PAGE})"
+            "{who} must receive nothing else: no chat of their own, omar (not in `general`) no \
+             room chat, and nina and rosa no broadcast that excepts `general`; got {extra:?} \
+             (see {PAGE})"
         );
     }
-    let _ = omar;
 }
 
 #[tokio::test]
