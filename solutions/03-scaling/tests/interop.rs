@@ -161,6 +161,25 @@ async fn binary_arguments_and_the_volatile_flag_cross_both_ways() {
         "a volatile broadcast from Node (flags {{volatile: true}}) must reach a connected Rust \
          client (see {PAGE})"
     );
+    // nina, on Node, got Node's own volatile news too.
+    m.node
+        .received("nina", "news", "Node's volatile news at nina")
+        .await;
+    m.rust[0]
+        .ns()
+        .operator()
+        .volatile()
+        .emit("news", vec![json!("rust volatile")]);
+    let got = m
+        .node
+        .received("nina", "news", "Rust's volatile news at nina")
+        .await;
+    assert_eq!(
+        got,
+        json!(["rust volatile"]),
+        "a volatile broadcast from Rust (flags {{volatile: true}}) must reach a connected Node \
+         client (see {PAGE})"
+    );
 }
 
 #[tokio::test]
