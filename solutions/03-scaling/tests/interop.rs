@@ -738,6 +738,36 @@ async fn node_answers_a_rust_request_on_its_specific_response_channel() {
         channel, own,
         "Node forwards its client's ack (type 9) on the requester's channel; got {ack} (see {PAGE})"
     );
+
+    // The one answer Node 8.3 does not route: a server-side emit's, always on the shared channel.
+    m.rust[1].ns().on_server_event("ask", |_, ack| {
+        if let Some(ack) = ack {
+            ack.send(json!("rust-1"));
+        }
+    });
+    let answers = m.rust[0]
+        .ns()
+        .server_side_emit_with_ack("ask", vec![], REQUESTS)
+        .await
+        .unwrap_or_else(|e| {
+            panic!("server_side_emit_with_ack with Node's option on: {e} (see {PAGE})")
+        });
+    assert_eq!(
+        answers.len(),
+        2,
+        "Node's and rust-1's answers; got {answers:?}"
+    );
+    let (channel, _) = raw
+        .find("Node's server-side ack", |_, v| {
+            v["type"] == 6 && v["data"]["from"] == "node"
+        })
+        .await;
+    assert_eq!(
+        channel,
+        format!("{}-response#/#", m.key),
+        "Node 8.3 publishes a server-side emit's answer on the shared channel even with \
+         publishOnSpecificResponseChannel, so we must keep listening there (see {PAGE})"
+    );
 }
 
 #[tokio::test]
@@ -818,5 +848,34 @@ async fn rust_answers_a_node_request_on_its_specific_response_channel() {
         elsewhere.is_empty(),
         "with the option, every client count and ack goes on the requester's channel {theirs}; \
          these did not: {elsewhere:?} (see {PAGE})"
+    );
+
+    // Node 8.3 answers a server-side emit on the shared channel whatever the option; so do we.
+    for (i, instance) in m.rust.iter().enumerate() {
+        instance.ns().on_server_event("ask", move |_, ack| {
+            if let Some(ack) = ack {
+                ack.send(json!(format!("rust-{i}")));
+            }
+        });
+    }
+    let answers = m
+        .node
+        .call(json!({"op": "serverSideEmitWithAck", "name": "ask", "args": []}))
+        .await;
+    assert_eq!(
+        answers.as_array().map(Vec::len),
+        Some(2),
+        "got {answers} (see {PAGE})"
+    );
+    let shared = format!("{}-response#/#", m.key);
+    let acks = raw
+        .at_least(2, "the Rust instances' server-side acks", |_, v| {
+            v["type"] == 6
+        })
+        .await;
+    assert!(
+        acks.iter().all(|(c, _)| *c == shared),
+        "a server-side emit's answer goes on the shared channel {shared}, as Node 8.3 sends it \
+         even with publishOnSpecificResponseChannel; got {acks:?} (see {PAGE})"
     );
 }
