@@ -93,3 +93,84 @@ impl Replies {
         self.len() == 0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use socketio::AckResponse;
+
+    fn replies(specific: bool) -> Replies {
+        Replies::new(Channels::new("k", "/", "me"), specific)
+    }
+
+    fn fetch_from(uid: &str, request_id: &str) -> Request {
+        Request::RemoteFetch {
+            uid: uid.into(),
+            request_id: request_id.into(),
+            options: Default::default(),
+        }
+    }
+
+    #[test]
+    fn by_default_every_answer_goes_on_the_shared_channel() {
+        let replies = replies(false);
+        replies.received(&fetch_from("them", "r1"));
+        let answer = Response::Sockets {
+            request_id: "r1".into(),
+            sockets: vec![],
+        };
+        assert_eq!(replies.channel_for(&answer), "k-response#/#");
+        assert!(
+            replies.is_empty(),
+            "nothing is remembered without the option"
+        );
+    }
+
+    #[test]
+    fn with_the_option_an_answer_goes_to_its_requester_once() {
+        let replies = replies(true);
+        replies.received(&fetch_from("them", "r1"));
+        let answer = Response::Sockets {
+            request_id: "r1".into(),
+            sockets: vec![],
+        };
+        assert_eq!(replies.channel_for(&answer), "k-response#/#them#");
+        assert!(replies.is_empty(), "the only answer forgets the requester");
+    }
+
+    #[test]
+    fn a_broadcasts_acks_keep_the_requester_until_done() {
+        let replies = replies(true);
+        replies.received(&Request::Broadcast {
+            uid: "them".into(),
+            request_id: "b1".into(),
+            packet: socketio::protocol::Packet::event("/", "e", vec![], vec![]),
+            options: Default::default(),
+        });
+        let count = Response::ClientCount {
+            request_id: "b1".into(),
+            count: 1,
+        };
+        let ack = Response::Ack {
+            request_id: "b1".into(),
+            response: AckResponse {
+                args: vec![],
+                binary: vec![],
+            },
+        };
+        assert_eq!(replies.channel_for(&count), "k-response#/#them#");
+        assert_eq!(replies.channel_for(&ack), "k-response#/#them#");
+        replies.done("b1");
+        assert!(replies.is_empty());
+    }
+
+    #[test]
+    fn a_server_side_emits_answer_stays_on_the_shared_channel() {
+        let replies = replies(true);
+        let answer = Response::ServerAck {
+            request_id: "s1".into(),
+            data: serde_json::Value::Null,
+        };
+        assert_eq!(replies.channel_for(&answer), "k-response#/#");
+    }
+}
