@@ -69,6 +69,15 @@ pub const SUITES: &[Suite] = &[
         needs: &[Tool::Node, Tool::Python],
         prepare: prepare_chapter2_interop,
     },
+    // Chapter 3: a Node instance with Node's own Redis adapter in a cluster of Rust instances.
+    Suite {
+        name: "chapter 3 interop: a Node socket.io 4.8 + @socket.io/redis-adapter 8.3 instance in a Rust cluster",
+        package: "solution-03-scaling",
+        feature: "interop",
+        test: "interop",
+        needs: &[Tool::Node],
+        prepare: prepare_chapter3_interop,
+    },
     // Chapter 1: the demo page in headless Chromium (EventSource and WebSocket for real).
     Suite {
         name: "chapter 1 in a real browser",
@@ -97,14 +106,19 @@ fn prepare_chapter2_interop() -> anyhow::Result<()> {
     prepare_python_socketio()
 }
 
+/// The version of npm package `name` installed under `prefix`, if any.
+fn npm_version(prefix: &std::path::Path, name: &str) -> Option<String> {
+    let manifest = prefix.join("node_modules").join(name).join("package.json");
+    std::fs::read_to_string(manifest)
+        .ok()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .and_then(|json| json["version"].as_str().map(str::to_owned))
+}
+
 /// `socket.io-client` 4.8 into `target/interop/node/node_modules`.
 fn prepare_socket_io_client() -> anyhow::Result<()> {
     let prefix = interop_dir().join("node");
-    let manifest = prefix.join("node_modules/socket.io-client/package.json");
-    let installed = std::fs::read_to_string(&manifest)
-        .ok()
-        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
-        .and_then(|json| json["version"].as_str().map(str::to_owned));
+    let installed = npm_version(&prefix, "socket.io-client");
     if installed.as_deref().is_some_and(|v| v.starts_with("4.8.")) {
         return Ok(());
     }
@@ -116,6 +130,39 @@ fn prepare_socket_io_client() -> anyhow::Result<()> {
             .arg(&prefix)
             .args(["--no-audit", "--no-fund", "socket.io-client@4.8"]),
         "npm install socket.io-client@4.8",
+    )
+}
+
+/// Chapter 3's Node instance and its clients into `target/interop/node-cluster/node_modules`
+/// (a prefix of its own, so chapter 2's install is left alone): the server, Node's Redis
+/// adapter, node-redis (the client the adapter's README uses) and the official client.
+fn prepare_chapter3_interop() -> anyhow::Result<()> {
+    const WANTED: [(&str, &str); 4] = [
+        ("socket.io", "4.8"),
+        ("@socket.io/redis-adapter", "8.3"),
+        ("redis", "4"),
+        ("socket.io-client", "4.8"),
+    ];
+    let prefix = interop_dir().join("node-cluster");
+    let present = WANTED.iter().all(|(name, version)| {
+        npm_version(&prefix, name).is_some_and(|v| v.starts_with(&format!("{version}.")))
+    });
+    if present {
+        return Ok(());
+    }
+    std::fs::create_dir_all(&prefix)?;
+    let specs: Vec<String> = WANTED
+        .iter()
+        .map(|(name, version)| format!("{name}@{version}"))
+        .collect();
+    run_installer(
+        std::process::Command::new("npm")
+            .arg("install")
+            .arg("--prefix")
+            .arg(&prefix)
+            .args(["--no-audit", "--no-fund"])
+            .args(&specs),
+        &format!("npm install {}", specs.join(" ")),
     )
 }
 

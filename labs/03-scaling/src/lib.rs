@@ -10,6 +10,7 @@
 //! - [`channels`]: the names of the Redis channels.
 //! - [`wire`]: the msgpack and JSON messages on them.
 //! - [`requests`]: the queries waiting for other servers' answers.
+//! - [`replies`]: which response channel this instance answers on.
 //! - [`reconnect`]: the subscriber's reconnect loop and the counters of what was ignored.
 //! - [`adapter`]: the adapter itself.
 //! - [`demo`]: the chat server of chapter 2 with an instance id, for a cluster you can run.
@@ -21,6 +22,7 @@ pub mod adapter;
 pub mod channels;
 pub mod demo;
 pub mod reconnect;
+pub mod replies;
 pub mod requests;
 pub mod wire;
 

@@ -448,8 +448,26 @@ pub fn encode_request(request: &Request) -> Vec<u8> {
     }
 }
 
+/// Who a remote join, leave or disconnect is for, and the rooms to join or leave: `opts` (the
+/// form Node 8.3 sends), or the older form's single socket `sid` and `room`, which Node 8.3
+/// still reads that way. A request with neither targets nobody, as in Node: without this
+/// rule, missing options would read as "every socket of the namespace".
+fn remote_targets(value: &Mp) -> Option<(BroadcastOptions, Vec<String>)> {
+    if let Some(opts) = field(value, "opts").filter(|opts| !opts.is_nil()) {
+        return Some((options_from_mp(Some(opts)), strings(field(value, "rooms"))));
+    }
+    let sid = field(value, "sid").and_then(Mp::as_str)?;
+    let options = BroadcastOptions {
+        rooms: BTreeSet::from([sid.to_owned()]),
+        ..BroadcastOptions::default()
+    };
+    let room = field(value, "room").and_then(Mp::as_str).map(str::to_owned);
+    Some((options, room.into_iter().collect()))
+}
+
 /// Reads a request (JSON or msgpack). `Ok(None)` for a well-formed request of a type this
-/// adapter does not know (Node's own SOCKETS=0 is no longer sent).
+/// adapter does not know (Node's own SOCKETS=0 is no longer sent), or a remote join, leave or
+/// disconnect that targets nobody.
 pub fn decode_request(bytes: &[u8]) -> Result<Option<Request>, WireError> {
     let value = decode_any(bytes)?;
     let kind = field(&value, "type")
@@ -463,23 +481,30 @@ pub fn decode_request(bytes: &[u8]) -> Result<Option<Request>, WireError> {
             uid,
             request_id: request_id()?,
         },
-        kind::REMOTE_JOIN => Request::RemoteJoin {
-            uid,
-            options: options(),
-            rooms: strings(field(&value, "rooms")),
-        },
-        kind::REMOTE_LEAVE => Request::RemoteLeave {
-            uid,
-            options: options(),
-            rooms: strings(field(&value, "rooms")),
-        },
-        kind::REMOTE_DISCONNECT => Request::RemoteDisconnect {
-            uid,
-            options: options(),
-            close: field(&value, "close")
-                .and_then(Mp::as_bool)
-                .unwrap_or(false),
-        },
+        kind::REMOTE_JOIN | kind::REMOTE_LEAVE | kind::REMOTE_DISCONNECT => {
+            let Some((options, rooms)) = remote_targets(&value) else {
+                return Ok(None);
+            };
+            match kind {
+                kind::REMOTE_JOIN => Request::RemoteJoin {
+                    uid,
+                    options,
+                    rooms,
+                },
+                kind::REMOTE_LEAVE => Request::RemoteLeave {
+                    uid,
+                    options,
+                    rooms,
+                },
+                _ => Request::RemoteDisconnect {
+                    uid,
+                    options,
+                    close: field(&value, "close")
+                        .and_then(Mp::as_bool)
+                        .unwrap_or(false),
+                },
+            }
+        }
         kind::REMOTE_FETCH => Request::RemoteFetch {
             uid,
             request_id: request_id()?,

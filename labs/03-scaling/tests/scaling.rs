@@ -644,6 +644,7 @@ mod support {
                 let config = RedisAdapterConfig {
                     key: key.clone(),
                     request_timeout: timeout,
+                    ..RedisAdapterConfig::default()
                 };
                 let (factory, handles) = RedisAdapter::factory(client, config);
                 let io = socketio::chat::builder(Config::default())

@@ -27,6 +27,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::channels::Channels;
 use crate::reconnect::{Stats, run_subscriber};
+use crate::replies::Replies;
 use crate::requests::{Pending, collect, random_id};
 use crate::wire::{self, Broadcast, Request, Response};
 
@@ -40,6 +41,9 @@ pub struct RedisAdapterConfig {
     pub key: String,
     /// How long a query waits for every server (Node's `requestsTimeout`).
     pub request_timeout: Duration,
+    /// Answer each request on its requester's own response channel instead of the shared one
+    /// (Node's `publishOnSpecificResponseChannel`, false by default there too).
+    pub publish_on_specific_response_channel: bool,
 }
 
 impl Default for RedisAdapterConfig {
@@ -47,6 +51,7 @@ impl Default for RedisAdapterConfig {
         RedisAdapterConfig {
             key: "socket.io".into(),
             request_timeout: Duration::from_millis(5000),
+            publish_on_specific_response_channel: false,
         }
     }
 }
@@ -87,6 +92,7 @@ pub struct RedisAdapter {
     outbox: mpsc::UnboundedSender<Outgoing>,
     outbox_rx: Mutex<Option<mpsc::UnboundedReceiver<Outgoing>>>,
     pending: Pending,
+    replies: Replies,
     stats: Arc<Stats>,
     shutdown: watch::Sender<bool>,
     this: Weak<RedisAdapter>,
@@ -114,9 +120,14 @@ impl RedisAdapter {
     ) -> Arc<RedisAdapter> {
         let uid = random_id();
         let (outbox, outbox_rx) = mpsc::unbounded_channel();
+        let channels = Channels::new(&config.key, &context.namespace, &uid);
         Arc::new_cyclic(|this| RedisAdapter {
             local: LocalAdapter::new(context.clone()),
-            channels: Channels::new(&config.key, &context.namespace, &uid),
+            replies: Replies::new(
+                channels.clone(),
+                config.publish_on_specific_response_channel,
+            ),
+            channels,
             uid,
             context,
             client,
@@ -156,6 +167,11 @@ impl RedisAdapter {
         self.pending.len()
     }
 
+    /// How many requests of other servers this instance still answers on their own channel.
+    pub fn remembered_requesters(&self) -> usize {
+        self.replies.len()
+    }
+
     fn publish(&self, channel: String, payload: Vec<u8>) {
         let _ = self.outbox.send((channel, payload));
     }
@@ -165,10 +181,10 @@ impl RedisAdapter {
     }
 
     fn respond(&self, response: &Response) {
-        // The shared response channel: Node's default (`publishOnSpecificResponseChannel`
-        // false), so Node instances read our answers where they listen.
+        // The shared channel by default, the requester's own with
+        // `publish_on_specific_response_channel`: Node instances listen on both.
         self.publish(
-            self.channels.response.clone(),
+            self.replies.channel_for(response),
             wire::encode_response(response),
         );
     }
@@ -289,6 +305,7 @@ impl RedisAdapter {
         if request_uid(&request) == self.uid {
             return;
         }
+        self.replies.received(&request);
         self.answer(request);
     }
 
@@ -396,6 +413,7 @@ impl RedisAdapter {
                 };
                 me.respond(&response);
             }
+            me.replies.done(&request_id);
         });
     }
 

@@ -63,6 +63,11 @@ impl Channels {
         rest.strip_suffix('#')
     }
 
+    /// `<key>-response#<nsp>#<uid>#`: where answers meant for instance `uid` only go.
+    pub fn response_for(&self, uid: &str) -> String {
+        format!("{}{uid}#", self.response)
+    }
+
     /// Whether `channel` carries answers to this instance's requests.
     pub fn is_response(&self, channel: &str) -> bool {
         channel == self.response || channel == self.specific_response
