@@ -201,7 +201,7 @@ impl RedisAdapter {
         // ANCHOR: server_count
         // Step 4: count the subscribers of the request channel.
         // Every instance, this one included, subscribes to the request channel: `PUBSUB NUMSUB` counts them.
-        todo!("step 4: count the subscribers of the request channel (book: 03-scaling/index.md)")
+        todo!("step 4: count the subscribers of the request channel (book: 03-scaling/wire.md)")
         // ANCHOR_END: server_count
     }
 
@@ -263,7 +263,7 @@ impl RedisAdapter {
         // ANCHOR: room_filter
         // Step 3: tell whether a local socket is in this room.
         // True when a local socket is in `room`, or when `room` is the id of a local socket.
-        todo!("step 3: tell whether a local socket is in this room (book: 03-scaling/index.md)")
+        todo!("step 3: tell whether a local socket is in this room (book: 03-scaling/pubsub.md)")
         // ANCHOR_END: room_filter
     }
 
@@ -273,7 +273,7 @@ impl RedisAdapter {
         // Step 2: tell whether this instance published the broadcast.
         // The instance's own broadcasts come back through its subscription: recognise them by uid.
         todo!(
-            "step 2: tell whether this instance published the broadcast (book: 03-scaling/index.md)"
+            "step 2: tell whether this instance published the broadcast (book: 03-scaling/adapter.md)"
         )
         // ANCHOR_END: self_filter
     }
@@ -284,7 +284,7 @@ impl RedisAdapter {
         // Step 2: deliver a broadcast from another instance to the local sockets.
         // Ignore another namespace's packets; deliver the rest with the local adapter's `broadcast_local`.
         todo!(
-            "step 2: deliver a broadcast from another instance to the local sockets (book: 03-scaling/index.md)"
+            "step 2: deliver a broadcast from another instance to the local sockets (book: 03-scaling/adapter.md)"
         )
         // ANCHOR_END: receive
     }
@@ -317,7 +317,7 @@ impl RedisAdapter {
         // Match on the request: answer ALL_ROOMS with the local rooms and REMOTE_FETCH with the local
         // sockets' info; apply REMOTE_JOIN, REMOTE_LEAVE and REMOTE_DISCONNECT to the local recipients; run
         // server-side events and broadcasts with acks with the helpers below.
-        todo!("step 5: do what another server asked, and answer it (book: 03-scaling/index.md)")
+        todo!("step 5: do what another server asked, and answer it (book: 03-scaling/wire.md)")
         // ANCHOR_END: answer_request
     }
 
@@ -528,7 +528,7 @@ impl Adapter for RedisAdapter {
         // Local delivery is done above. Unless `options.flags.local`, encode the broadcast with
         // `wire::encode_broadcast(&self.uid, &packet, &options)` and publish it on
         // `self.channels.for_broadcast(&options)` with `self.publish`.
-        todo!("step 1: publish the broadcast once, unless it is local (book: 03-scaling/index.md)");
+        todo!("step 1: publish the broadcast once, unless it is local (book: 03-scaling/wire.md)");
         // ANCHOR_END: publish
         ready(Ok(())).boxed()
     }

@@ -46,7 +46,7 @@ impl Channels {
         // ANCHOR: room_channel
         // Step 1: pick the channel of a broadcast.
         // Exactly one room: that room's channel `<base><room>#`. Zero or several rooms: the base channel.
-        todo!("step 1: pick the channel of a broadcast (book: 03-scaling/index.md)")
+        todo!("step 1: pick the channel of a broadcast (book: 03-scaling/wire.md)")
         // ANCHOR_END: room_channel
     }
 

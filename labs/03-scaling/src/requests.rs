@@ -86,6 +86,6 @@ pub async fn collect(
     // ANCHOR: collect
     // Step 4: wait for the expected answers or time out.
     // Collect answers until `expected` came; past `timeout`, fail with `AdapterError::Timeout` saying how many answered.
-    todo!("step 4: wait for the expected answers or time out (book: 03-scaling/index.md)")
+    todo!("step 4: wait for the expected answers or time out (book: 03-scaling/wire.md)")
     // ANCHOR_END: collect
 }

@@ -15,7 +15,12 @@ use socketio::AdapterError;
 
 use support::{Cluster, RawSubscriber, WAIT, payload};
 
-const PAGE: &str = "book/src/03-scaling/index.md";
+// The page each failure message points at: the one that explains what the test checks.
+const PAGE: &str = "book/src/03-scaling/lab.md";
+const WIRE: &str = "book/src/03-scaling/wire.md";
+const ADAPTER: &str = "book/src/03-scaling/adapter.md";
+const PUBSUB: &str = "book/src/03-scaling/pubsub.md";
+const WHAT_BREAKS: &str = "book/src/03-scaling/what-breaks.md";
 
 // ------------------------------------------------------------------ step 1: publishing
 
@@ -30,7 +35,7 @@ async fn step1_a_broadcast_is_published_once_in_nodes_format() {
     assert_eq!(
         channel,
         format!("{}#/#", cluster.key),
-        "a broadcast to no room goes on the base channel `<key>#/#` (see {PAGE})"
+        "a broadcast to no room goes on the base channel `<key>#/#` (see {WIRE})"
     );
     let expected_uid = cluster.uid(0);
     assert_eq!(
@@ -41,14 +46,14 @@ async fn step1_a_broadcast_is_published_once_in_nodes_format() {
             {"rooms": [], "except": [sid], "flags": {}}
         ]),
         "the broadcast must be msgpack of [uid, packet, {{rooms, except, flags}}] as Node's \
-         adapter writes it (see {PAGE})"
+         adapter writes it (see {WIRE})"
     );
     a.send(r#"42["chat",{"text":"again"}]"#).await;
     let (_, second) = raw.next("the second broadcast").await;
     assert_eq!(
         second[1]["data"][1]["text"], "again",
         "each broadcast is published once, in order: expected the second chat next, got \
-         {second} (see {PAGE})"
+         {second} (see {WIRE})"
     );
 }
 
@@ -63,7 +68,7 @@ async fn step1_an_emit_to_one_room_goes_on_the_room_channel() {
     assert_eq!(
         channel,
         format!("{}#/#general#", cluster.key),
-        "a broadcast to exactly one room goes on `<key>#/#<room>#` (see {PAGE})"
+        "a broadcast to exactly one room goes on `<key>#/#<room>#` (see {WIRE})"
     );
     assert_eq!(message[2]["rooms"], json!(["general"]), "got {message}");
     let ns = cluster.ns(0);
@@ -72,7 +77,7 @@ async fn step1_an_emit_to_one_room_goes_on_the_room_channel() {
     assert_eq!(
         channel,
         format!("{}#/#", cluster.key),
-        "a broadcast to several rooms goes on the base channel (see {PAGE})"
+        "a broadcast to several rooms goes on the base channel (see {WIRE})"
     );
     assert_eq!(
         message[2]["rooms"],
@@ -85,7 +90,7 @@ async fn step1_an_emit_to_one_room_goes_on_the_room_channel() {
     assert_eq!(
         message[1]["data"][0], "after-local",
         "a `local` broadcast is not published: expected the next message to be the one after \
-         it, got {message} (see {PAGE})"
+         it, got {message} (see {WIRE})"
     );
 }
 
@@ -100,12 +105,12 @@ async fn step1_binary_arguments_travel_inline_as_msgpack_bin() {
     let (_, message) = raw.next("the binary broadcast on Redis").await;
     assert_eq!(
         message[1]["type"], 2,
-        "the packet stays an EVENT (2) with binary inside (see {PAGE})"
+        "the packet stays an EVENT (2) with binary inside (see {WIRE})"
     );
     assert_eq!(
         message[1]["data"][1]["blob"],
         json!({"bin": [1, 2, 3]}),
-        "the bytes travel inline as msgpack bin where the placeholder was (see {PAGE})"
+        "the bytes travel inline as msgpack bin where the placeholder was (see {WIRE})"
     );
 }
 
@@ -144,7 +149,7 @@ async fn step2_the_seed_scenario_a_reaches_b_and_c_not_a() {
         assert_eq!(
             payload(&got, "42"),
             expected,
-            "{name} must receive A's chat from instance 1 through Redis (see {PAGE})"
+            "{name} must receive A's chat from instance 1 through Redis (see {ADAPTER})"
         );
     }
     a.assert_nothing("A must not receive its own chat").await;
@@ -169,7 +174,7 @@ async fn step2_no_message_is_delivered_twice() {
         payload(&next, "42")[1]["text"],
         "two",
         "D (instance 1) must get A's chat exactly once: an instance ignores its own uid on \
-         the channel; expected B's chat next, got {next} (see {PAGE})"
+         the channel; expected B's chat next, got {next} (see {ADAPTER})"
     );
 }
 
@@ -182,7 +187,7 @@ async fn step2_except_skips_sockets_on_other_instances() {
     let ns = cluster.ns(0);
     ns.except("muted").emit("news", vec![json!("n1")]);
     let got = c.recv("the news at C").await;
-    assert_eq!(payload(&got, "42"), json!(["news", "n1"]), "see {PAGE}");
+    assert_eq!(payload(&got, "42"), json!(["news", "n1"]), "see {ADAPTER}");
     b.assert_nothing("B is in `muted`, which the broadcast excepts")
         .await;
 }
@@ -249,7 +254,7 @@ async fn step2_volume_three_instances_a_hundred_clients_each() {
     assert_eq!(
         (missing, duplicated),
         (0, 0),
-        "every one of the {} deliveries exactly once (see {PAGE})",
+        "every one of the {} deliveries exactly once (see {ADAPTER})",
         3 * PER_INSTANCE * BROADCASTS
     );
 }
@@ -277,12 +282,12 @@ async fn step2_garbled_messages_are_counted_and_ignored() {
     assert_eq!(
         payload(&got, "42")[1]["text"],
         "still here",
-        "garbage on the channels is ignored, never a crash (see {PAGE})"
+        "garbage on the channels is ignored, never a crash (see {WHAT_BREAKS})"
     );
     let garbled = cluster.adapter(1).stats().garbled();
     assert_eq!(
         garbled, 3,
-        "instance 2 must count the 3 garbled messages it ignored, counted {garbled} (see {PAGE})"
+        "instance 2 must count the 3 garbled messages it ignored, counted {garbled} (see {WHAT_BREAKS})"
     );
 }
 
@@ -308,7 +313,7 @@ async fn step2_when_redis_goes_away_local_delivery_goes_on_and_the_cluster_comes
         assert_eq!(
             payload(&got, "42")[1]["text"],
             format!("during-{i}"),
-            "local delivery must go on while Redis is down (see {PAGE})"
+            "local delivery must go on while Redis is down (see {WHAT_BREAKS})"
         );
     }
     b.assert_nothing("instance 2 is up during the outage (its echo answers)")
@@ -355,7 +360,7 @@ async fn step2_when_redis_goes_away_local_delivery_goes_on_and_the_cluster_comes
     for text in &received {
         assert!(
             seen.insert(text),
-            "no message is delivered twice, got {text} twice in {received:?} (see {PAGE})"
+            "no message is delivered twice, got {text} twice in {received:?} (see {WHAT_BREAKS})"
         );
     }
 }
@@ -378,7 +383,7 @@ async fn step3_a_room_spans_instances() {
         assert_eq!(
             payload(&got, "42")[1]["text"],
             "to the room",
-            "{name} is in `general`: the broadcast on `<key>#/#general#` must reach it (see {PAGE})"
+            "{name} is in `general`: the broadcast on `<key>#/#general#` must reach it (see {PUBSUB})"
         );
     }
     d.assert_nothing("D (instance 2) is not in `general`").await;
@@ -398,7 +403,7 @@ async fn step3_a_targeted_emit_reaches_a_socket_on_another_instance() {
         payload(&got, "42"),
         json!(["dm", "for C"]),
         "a socket id is a room: instance 3 holds it, so it delivers what comes on \
-         `<key>#/#<sid>#` (see {PAGE})"
+         `<key>#/#<sid>#` (see {PUBSUB})"
     );
     b.assert_nothing("B is not the target").await;
 }
@@ -418,7 +423,7 @@ async fn step4_the_server_count_is_the_request_channel_subscribers() {
         assert_eq!(
             count,
             Ok(3),
-            "three instances subscribe to `<key>-request#/#`: PUBSUB NUMSUB counts 3 (see {PAGE})"
+            "three instances subscribe to `<key>-request#/#`: PUBSUB NUMSUB counts 3 (see {WIRE})"
         );
     }
 }
@@ -435,22 +440,22 @@ async fn step4_a_query_times_out_when_a_subscriber_never_answers() {
         }) => assert_eq!(
             (answered, expected),
             (0, 1),
-            "one silent subscriber: 0 answers out of 1 (see {PAGE})"
+            "one silent subscriber: 0 answers out of 1 (see {WIRE})"
         ),
         other => panic!(
             "a subscriber that never answers must make fetch_sockets time out with \
-             AdapterError::Timeout, got {other:?} (see {PAGE})"
+             AdapterError::Timeout, got {other:?} (see {WIRE})"
         ),
     }
     let result = kit::within(WAIT, ns.adapter().all_rooms(), "all_rooms to fail").await;
     assert!(
         matches!(result, Err(AdapterError::Timeout { .. })),
-        "all_rooms must time out too, got {result:?} (see {PAGE})"
+        "all_rooms must time out too, got {result:?} (see {WIRE})"
     );
     assert_eq!(
         cluster.adapter(0).pending_requests(),
         0,
-        "a timed-out request is forgotten (see {PAGE})"
+        "a timed-out request is forgotten (see {WIRE})"
     );
 }
 
@@ -466,14 +471,14 @@ async fn step5_fetch_sockets_sees_every_instance() {
     let ns = cluster.ns(0);
     let all = kit::within(WAIT, ns.operator().fetch_sockets(), "fetch_sockets").await;
     let ids: BTreeSet<String> = all
-        .unwrap_or_else(|e| panic!("fetch_sockets across instances failed: {e} (see {PAGE})"))
+        .unwrap_or_else(|e| panic!("fetch_sockets across instances failed: {e} (see {WIRE})"))
         .into_iter()
         .map(|s| s.id)
         .collect();
     assert_eq!(
         ids,
         BTreeSet::from([a.sid.clone(), b.sid.clone(), c.sid.clone()]),
-        "fetch_sockets from instance 1 must see A, B and C (see {PAGE})"
+        "fetch_sockets from instance 1 must see A, B and C (see {WIRE})"
     );
     let in_room = kit::within(
         WAIT,
@@ -486,7 +491,7 @@ async fn step5_fetch_sockets_sees_every_instance() {
     assert_eq!(in_room[0].id, b.sid);
     assert!(
         in_room[0].rooms.contains(&"general".to_owned()),
-        "a remote socket's rooms travel with it: {:?} (see {PAGE})",
+        "a remote socket's rooms travel with it: {:?} (see {WIRE})",
         in_room[0].rooms
     );
 }
@@ -500,11 +505,11 @@ async fn step5_all_rooms_sees_every_instance() {
     c.join("video-games").await;
     let rooms = kit::within(WAIT, cluster.ns(0).adapter().all_rooms(), "all_rooms")
         .await
-        .unwrap_or_else(|e| panic!("all_rooms across instances failed: {e} (see {PAGE})"));
+        .unwrap_or_else(|e| panic!("all_rooms across instances failed: {e} (see {WIRE})"));
     assert!(
         rooms.contains("music") && rooms.contains("video-games"),
         "all_rooms from instance 1 must hold the rooms of instances 2 and 3, got {rooms:?} \
-         (see {PAGE})"
+         (see {WIRE})"
     );
 }
 
@@ -527,12 +532,12 @@ async fn step5_server_side_emit_with_ack_gets_every_answer() {
         "the answers to serverSideEmit",
     )
     .await
-    .unwrap_or_else(|e| panic!("serverSideEmit with an ack failed: {e} (see {PAGE})"));
+    .unwrap_or_else(|e| panic!("serverSideEmit with an ack failed: {e} (see {WIRE})"));
     let from: BTreeSet<&str> = answers.iter().filter_map(|a| a["from"].as_str()).collect();
     assert_eq!(
         from,
         BTreeSet::from(["instance 2", "instance 3"]),
-        "every other instance answers once: {answers:?} (see {PAGE})"
+        "every other instance answers once: {answers:?} (see {WIRE})"
     );
 }
 
@@ -554,7 +559,7 @@ async fn step5_a_remote_sockets_join_puts_a_socket_of_another_instance_in_a_room
     assert_eq!(
         payload(&got, "42"),
         json!(["welcome"]),
-        "instance 2 must make B join `vip` on REMOTE_JOIN (see {PAGE})"
+        "instance 2 must make B join `vip` on REMOTE_JOIN (see {WIRE})"
     );
 }
 
@@ -579,12 +584,12 @@ async fn step5_a_broadcast_with_acks_collects_remote_acks() {
     let answers = kit::within(WAIT, asking, "the acks")
         .await
         .expect("the emitting task")
-        .unwrap_or_else(|e| panic!("emit_with_ack across instances failed: {e} (see {PAGE})"));
+        .unwrap_or_else(|e| panic!("emit_with_ack across instances failed: {e} (see {WIRE})"));
     let args: Vec<&Value> = answers.iter().flat_map(|a| a.args.iter()).collect();
     assert_eq!(
         args,
         vec![&json!("yes")],
-        "B's ack travels back as BROADCAST_ACK (see {PAGE})"
+        "B's ack travels back as BROADCAST_ACK (see {WIRE})"
     );
 }
 

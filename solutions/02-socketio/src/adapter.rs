@@ -93,6 +93,7 @@ impl BroadcastOptions {
     }
 }
 
+// ANCHOR: adapter_trait
 /// Room membership and the operations on the sockets of one namespace.
 pub trait Adapter: Send + Sync + 'static {
     /// Connects and subscribes; runs before the server accepts connections.
@@ -154,6 +155,7 @@ pub trait Adapter: Send + Sync + 'static {
         ack: Option<Duration>,
     ) -> AdapterFuture<'_, Vec<Value>>;
 }
+// ANCHOR_END: adapter_trait
 
 /// Builds the adapter of a namespace; [`crate::SocketIoBuilder::adapter`] takes one. It may
 /// connect to a server: it is awaited by [`crate::SocketIoBuilder::start`], inside the runtime.
