@@ -1,5 +1,6 @@
-//! The chat server of chapter 2 as one instance of a cluster: chapter 2's page, plus
-//! `/instance`, which says which instance answered and whether it shares a Redis.
+//! The chat server of chapter 2 as one instance of a cluster: a page that says which instance
+//! it talks to and marks the chats that came from another one, and `/instance`, which says
+//! which instance answered, whether it shares a Redis, and which sockets it holds.
 
 use axum::Json;
 use axum::Router;
@@ -9,6 +10,9 @@ use axum::routing::get;
 use socketio::adapter::AdapterFactory;
 use socketio::{AdapterError, Config, SocketIo};
 
+/// The page: chapter 2's chat, plus the instance it talks to.
+pub const PAGE: &str = include_str!("demo/index.html");
+
 /// What `/instance` answers.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct InstanceInfo {
@@ -16,6 +20,8 @@ pub struct InstanceInfo {
     pub id: String,
     /// Whether the instance is in a cluster (a Redis adapter) or alone.
     pub clustered: bool,
+    /// The ids of the sockets this instance holds on `/`.
+    pub sockets: Vec<String>,
 }
 
 /// The chat server with `adapter` (or the local one), its page and `/instance`.
@@ -29,12 +35,21 @@ pub async fn app(
         builder = builder.adapter(move |context| factory(context));
     }
     let io = builder.start().await?;
-    let info = InstanceInfo {
-        id: crate::requests::random_id(),
-        clustered,
+    let id = crate::requests::random_id();
+    let public = io.of("/");
+    let instance = move || {
+        let sockets = public
+            .as_ref()
+            .map(|ns| ns.local_sockets().ids())
+            .unwrap_or_default();
+        InstanceInfo {
+            id: id.clone(),
+            clustered,
+            sockets,
+        }
     };
     let router = Router::new()
-        .route("/", get(|| async { Html(socketio::demo::PAGE) }))
+        .route("/", get(|| async { Html(PAGE) }))
         .route(
             "/client.js",
             get(|| async {
@@ -45,7 +60,7 @@ pub async fn app(
                     .into_response()
             }),
         )
-        .route("/instance", get(move || async move { Json(info.clone()) }))
+        .route("/instance", get(move || std::future::ready(Json(instance()))))
         .merge(io.router())
         .layer(socketio::demo::cors());
     Ok((io, router))
