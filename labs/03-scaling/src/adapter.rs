@@ -34,6 +34,11 @@ use crate::wire::{self, Broadcast, Request, Response};
 /// One publication waiting in the outbox: channel and payload.
 type Outgoing = (String, Vec<u8>);
 
+/// Publications waiting for Redis at most. While Redis is away each PUBLISH takes up to the
+/// 1 s connection timeout to fail, so the outbox fills; a message still queued when Redis comes
+/// back is delivered late, and beyond this bound new ones are dropped and counted.
+pub const OUTBOX_CAPACITY: usize = 10_000;
+
 /// How an adapter is set up.
 #[derive(Debug, Clone)]
 pub struct RedisAdapterConfig {
@@ -89,8 +94,8 @@ pub struct RedisAdapter {
     config: RedisAdapterConfig,
     publisher: OnceLock<ConnectionManager>,
     // One queue for every publication, drained by one task: messages leave in emit order.
-    outbox: mpsc::UnboundedSender<Outgoing>,
-    outbox_rx: Mutex<Option<mpsc::UnboundedReceiver<Outgoing>>>,
+    outbox: mpsc::Sender<Outgoing>,
+    outbox_rx: Mutex<Option<mpsc::Receiver<Outgoing>>>,
     pending: Pending,
     replies: Replies,
     stats: Arc<Stats>,
@@ -119,7 +124,7 @@ impl RedisAdapter {
         context: AdapterContext,
     ) -> Arc<RedisAdapter> {
         let uid = random_id();
-        let (outbox, outbox_rx) = mpsc::unbounded_channel();
+        let (outbox, outbox_rx) = mpsc::channel(OUTBOX_CAPACITY);
         let channels = Channels::new(&config.key, &context.namespace, &uid);
         Arc::new_cyclic(|this| RedisAdapter {
             local: LocalAdapter::new(context.clone()),
@@ -173,7 +178,11 @@ impl RedisAdapter {
     }
 
     fn publish(&self, channel: String, payload: Vec<u8>) {
-        let _ = self.outbox.send((channel, payload));
+        // Full: Redis has been failing long enough to queue OUTBOX_CAPACITY messages. This one
+        // is lost now, counted, rather than memory growing for as long as the outage lasts.
+        if self.outbox.try_send((channel, payload)).is_err() {
+            self.stats.publish_failures.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     fn send_request(&self, request: &Request) {
@@ -422,7 +431,7 @@ impl Drop for Forget<'_> {
 /// Publishes the outbox in order; a failure is counted and logged once per outage.
 async fn run_publisher(
     mut conn: ConnectionManager,
-    mut outbox: mpsc::UnboundedReceiver<Outgoing>,
+    mut outbox: mpsc::Receiver<Outgoing>,
     stats: Arc<Stats>,
 ) {
     let mut failing = false;

@@ -60,7 +60,10 @@ pub async fn app(
                     .into_response()
             }),
         )
-        .route("/instance", get(move || std::future::ready(Json(instance()))))
+        .route(
+            "/instance",
+            get(move || std::future::ready(Json(instance()))),
+        )
         .merge(io.router())
         .layer(socketio::demo::cors());
     Ok((io, router))

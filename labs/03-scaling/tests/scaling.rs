@@ -293,11 +293,12 @@ async fn step2_garbled_messages_are_counted_and_ignored() {
 
 #[tokio::test]
 async fn step2_when_redis_goes_away_local_delivery_goes_on_and_the_cluster_comes_back() {
-    // Its own redis-server process, whatever the kit provides: the test must stop and restart
-    // Redis on the same port, which a learner's REDIS_URL server must not suffer, and a
-    // container may come back on another host port.
-    let mut redis = support::OwnRedis::start().await;
-    let cluster = Cluster::start_on(2, redis.url()).await;
+    // The kit's Redis (a container, or a redis-server on PATH), stopped and started again on
+    // the same port. A learner's REDIS_URL server is not the test's to stop: the kit says so.
+    let redis = kit::redis::start_redis()
+        .await
+        .unwrap_or_else(|e| panic!("the fault test needs a real Redis: {e}"));
+    let cluster = Cluster::start_on(2, redis.url().to_owned()).await;
     let mut a = cluster.client(0).await;
     let mut local = cluster.client(0).await;
     let mut b = cluster.client(1).await;
@@ -305,7 +306,10 @@ async fn step2_when_redis_goes_away_local_delivery_goes_on_and_the_cluster_comes
     b.recv("the chat before the outage").await;
     local.recv("the chat before the outage, locally").await;
 
-    redis.stop().await;
+    redis
+        .stop()
+        .await
+        .unwrap_or_else(|e| panic!("the fault test stops Redis: {e} (see {WHAT_BREAKS})"));
     for i in 0..3 {
         a.send(&format!(r#"42["chat",{{"text":"during-{i}"}}]"#))
             .await;
@@ -319,7 +323,10 @@ async fn step2_when_redis_goes_away_local_delivery_goes_on_and_the_cluster_comes
     b.assert_nothing("instance 2 is up during the outage (its echo answers)")
         .await;
 
-    redis.start_again().await;
+    redis
+        .start_again()
+        .await
+        .unwrap_or_else(|e| panic!("the fault test starts Redis again: {e} (see {WHAT_BREAKS})"));
     let back = Instant::now();
     let mut received = Vec::new();
     kit::within(
@@ -597,7 +604,6 @@ async fn step5_a_broadcast_with_acks_collects_remote_acks() {
 
 mod support {
     use std::net::SocketAddr;
-    use std::process::Stdio;
     use std::sync::Arc;
     use std::time::Duration;
 
@@ -895,72 +901,5 @@ mod support {
             .unwrap_or_else(|| panic!("expected a packet starting with {prefix:?}, got {text:?}"));
         serde_json::from_str(json)
             .unwrap_or_else(|e| panic!("not JSON after {prefix:?} in {text:?}: {e}"))
-    }
-
-    /// A redis-server process of the test's own, that it may stop and start again on the same
-    /// port (the fault test).
-    pub struct OwnRedis {
-        port: u16,
-        child: Option<tokio::process::Child>,
-    }
-
-    impl OwnRedis {
-        pub async fn start() -> OwnRedis {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .map(|a| a.port())
-                .expect("a free port");
-            let mut redis = OwnRedis { port, child: None };
-            redis.start_again().await;
-            redis
-        }
-
-        pub fn url(&self) -> String {
-            format!("redis://127.0.0.1:{}", self.port)
-        }
-
-        pub async fn start_again(&mut self) {
-            let child = tokio::process::Command::new("redis-server")
-                .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-                .args(["--save", "", "--appendonly", "no"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .kill_on_drop(true)
-                .spawn()
-                .unwrap_or_else(|e| {
-                    panic!(
-                        "the fault test stops and restarts a redis-server of its own, and none \
-                         could be started: {e}. Install Redis (`apt install redis-server`, \
-                         `brew install redis`) so that `redis-server` is on PATH (see {PAGE})"
-                    )
-                });
-            self.child = Some(child);
-            let client = redis::Client::open(self.url()).expect("a valid URL");
-            kit::within(
-                Duration::from_secs(5),
-                async {
-                    loop {
-                        if let Ok(mut conn) = client.get_multiplexed_async_connection().await
-                            && redis::cmd("PING")
-                                .query_async::<String>(&mut conn)
-                                .await
-                                .is_ok()
-                        {
-                            return;
-                        }
-                        // Polling a process that has no readiness event we could await.
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                    }
-                },
-                "the test's own redis-server to answer PING",
-            )
-            .await;
-        }
-
-        pub async fn stop(&mut self) {
-            if let Some(mut child) = self.child.take() {
-                let _ = child.kill().await;
-            }
-        }
     }
 }

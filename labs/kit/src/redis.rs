@@ -81,19 +81,36 @@ impl RedisServer {
     /// It comes back empty, on the same port. With `REDIS_URL` there is nothing we may
     /// restart, so this returns an error.
     pub async fn restart(&self) -> Result<(), RedisUnavailable> {
+        self.stop().await?;
+        self.start_again().await
+    }
+
+    /// Stops the server, keeping what [`RedisServer::start_again`] needs to bring it back on
+    /// the same port (fault tests: an outage of the length the test decides).
+    pub async fn stop(&self) -> Result<(), RedisUnavailable> {
         match &self.started {
-            Started::Nothing => Err(RedisUnavailable(
-                "cannot restart a server given by REDIS_URL; unset it to let the kit start one"
-                    .into(),
-            )),
-            Started::Local(server) => server.restart().await.map_err(RedisUnavailable),
+            Started::Nothing => Err(not_ours()),
+            Started::Local(server) => {
+                server.stop();
+                Ok(())
+            }
+            Started::Container(container) => container
+                .stop()
+                .await
+                .map_err(|e| RedisUnavailable(format!("stopping the Redis container failed: {e}"))),
+        }
+    }
+
+    /// Starts a stopped server again, empty, on the same port, and waits until it answers PING.
+    pub async fn start_again(&self) -> Result<(), RedisUnavailable> {
+        match &self.started {
+            Started::Nothing => Err(not_ours()),
+            Started::Local(server) => server.launch().await.map_err(RedisUnavailable),
             Started::Container(container) => {
-                container.stop().await.map_err(|e| {
-                    RedisUnavailable(format!("stopping the Redis container failed: {e}"))
-                })?;
                 container.start().await.map_err(|e| {
                     RedisUnavailable(format!("restarting the Redis container failed: {e}"))
-                })
+                })?;
+                wait_for_ping(&self.url).await
             }
         }
     }
@@ -105,6 +122,40 @@ impl RedisServer {
             Started::Local(server) => server.pid(),
             _ => None,
         }
+    }
+}
+
+fn not_ours() -> RedisUnavailable {
+    RedisUnavailable(
+        "cannot stop or restart a server given by REDIS_URL (it is yours, not the test's); \
+         unset REDIS_URL so the kit starts one (Docker, or a redis-server on PATH)"
+            .into(),
+    )
+}
+
+/// PING until PONG, at most 10 s: a restarted container answers once Redis has loaded.
+/// Polling is the only way to learn that another process listens; each try is short.
+async fn wait_for_ping(url: &str) -> Result<(), RedisUnavailable> {
+    let client = redis::Client::open(url).map_err(|e| RedisUnavailable(e.to_string()))?;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let attempt = async {
+            let mut conn = client.get_multiplexed_async_connection().await.ok()?;
+            redis::cmd("PING")
+                .query_async::<String>(&mut conn)
+                .await
+                .ok()
+        };
+        let short = std::time::Duration::from_millis(500);
+        if let Ok(Some(_)) = tokio::time::timeout(short, attempt).await {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(RedisUnavailable(format!(
+                "the restarted Redis at {url} did not answer PING within 10 s"
+            )));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
 
@@ -189,9 +240,16 @@ fn announce(server: RedisServer) -> RedisServer {
 
 async fn start_container(image: &str) -> Result<RedisServer, String> {
     let (name, tag) = split_image(image);
+    // A host port chosen here, not by Docker: a container restarted by a fault test keeps an
+    // explicit binding, where a random one would come back on another port.
+    let host_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("no free port for the Redis container: {e}"))?;
     let container = GenericImage::new(name, tag)
         .with_exposed_port(6379.tcp())
         .with_wait_for(WaitFor::message_on_stdout("Ready to accept connections"))
+        .with_mapped_port(host_port, 6379.tcp())
         // Works for the official image (its entrypoint passes these to redis-server) and for
         // a minimal image that only has the binary. No persistence: each test starts empty.
         .with_cmd([

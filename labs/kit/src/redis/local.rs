@@ -96,13 +96,8 @@ impl LocalRedis {
         running.as_ref().map(|r| r.watchdog.id())
     }
 
-    /// Stops the server and starts it again on the same port, empty (fault tests).
-    pub async fn restart(&self) -> Result<(), String> {
-        self.stop();
-        self.launch().await
-    }
-
-    async fn launch(&self) -> Result<(), String> {
+    /// Starts the server again after [`LocalRedis::stop`], on the same port, empty.
+    pub async fn launch(&self) -> Result<(), String> {
         let log_path = self.dir.path().join("redis.log");
         let log = File::create(&log_path).map_err(|e| format!("creating {log_path:?}: {e}"))?;
         let log_err = log
@@ -169,7 +164,7 @@ impl LocalRedis {
     }
 
     /// Closes the watchdog's stdin and waits for it: it stops the server and exits.
-    fn stop(&self) {
+    pub fn stop(&self) {
         let Some(mut running) = self.running.lock().expect("not poisoned").take() else {
             return;
         };
