@@ -31,6 +31,7 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
+    // ANCHOR: authenticate
     async fn authenticate(&self, request: &mut ConnectRequest) -> Result<(), ConnectError> {
         let token = token_of(request);
         let verified = match self.verifier.verify(&token) {
@@ -58,6 +59,7 @@ impl Authenticator {
         request.extensions.insert(claims);
         Ok(())
     }
+    // ANCHOR_END: authenticate
 
     /// Redis unreachable: the list cannot be read. The public namespaces fail open (a chat
     /// that refuses everyone while Redis restarts is an outage of its own; the signature and

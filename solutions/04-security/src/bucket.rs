@@ -86,6 +86,7 @@ impl Buckets {
     }
 
     /// Takes one token from `user`'s bucket.
+    // ANCHOR: take_shared
     pub async fn take(&self, user: &str) -> Taken {
         let Some((connection, prefix)) = &self.shared else {
             return Taken::Local(self.take_local(user));
@@ -106,7 +107,9 @@ impl Buckets {
             }
         }
     }
+    // ANCHOR_END: take_shared
 
+    // ANCHOR: local_bucket
     fn take_local(&self, user: &str) -> bool {
         let mut buckets = self.local.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
@@ -123,4 +126,5 @@ impl Buckets {
             false
         }
     }
+    // ANCHOR_END: local_bucket
 }

@@ -7,7 +7,7 @@
 //! acked `[false]` and answered with a `refused` event saying why; a refused `chat` gets the
 //! `refused` event only (it has no ack).
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use socketio::{Event, Socket};
 
 /// The longest room name accepted, in characters.
@@ -27,8 +27,8 @@ pub enum RoomRefusal {
 }
 
 /// The pattern: `[a-z0-9]` then `[a-z0-9-]`, at most [`MAX_ROOM_CHARS`] characters.
+// ANCHOR: room_pattern
 pub fn room_name_is_valid(name: &str) -> bool {
-    // ANCHOR: room_pattern
     let mut chars = name.chars();
     let first_ok = chars
         .next()
@@ -36,13 +36,13 @@ pub fn room_name_is_valid(name: &str) -> bool {
     first_ok
         && name.chars().count() <= MAX_ROOM_CHARS
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-    // ANCHOR_END: room_pattern
 }
+// ANCHOR_END: room_pattern
 
 /// A room `socket` may join: no socket of the cluster has that id (each socket is in the room
 /// of its own id, so asking who is in the room tells), and it matches the pattern.
+// ANCHOR: socket_id_room
 pub async fn check_room(socket: &Socket, name: &str) -> Result<(), RoomRefusal> {
-    // ANCHOR: socket_id_room
     let members = socket
         .namespace()
         .to(name)
@@ -52,12 +52,31 @@ pub async fn check_room(socket: &Socket, name: &str) -> Result<(), RoomRefusal> 
     if members.iter().any(|member| member.id == name) {
         return Err(RoomRefusal::SocketId);
     }
-    // ANCHOR_END: socket_id_room
     if !room_name_is_valid(name) {
         return Err(RoomRefusal::Pattern);
     }
     Ok(())
 }
+// ANCHOR_END: socket_id_room
+
+/// A chat message that may be sent: its `text` (if any) within [`MAX_TEXT_CHARS`] characters,
+/// its `room` (if any) a string that matches the pattern. The room, or why not.
+// ANCHOR: chat_input
+pub fn check_chat(message: &Map<String, Value>) -> Result<Option<String>, String> {
+    let text_chars = message
+        .get("text")
+        .and_then(Value::as_str)
+        .map_or(0, |t| t.chars().count());
+    if text_chars > MAX_TEXT_CHARS {
+        return Err(format!("text longer than {MAX_TEXT_CHARS} characters"));
+    }
+    match message.get("room") {
+        None => Ok(None),
+        Some(Value::String(room)) if room_name_is_valid(room) => Ok(Some(room.clone())),
+        Some(_) => Err(RoomRefusal::Pattern.to_string()),
+    }
+}
+// ANCHOR_END: chat_input
 
 /// Registers the contract's handlers, with `join` and `chat` checked.
 pub fn register(socket: &Socket) {
@@ -70,18 +89,9 @@ pub fn register(socket: &Socket) {
         let Some(Value::Object(mut message)) = event.args.into_iter().next() else {
             return refuse(&socket, "chat", "a chat message is an object");
         };
-        let room = message.get("room").cloned();
-        let text_chars = message
-            .get("text")
-            .and_then(Value::as_str)
-            .map_or(0, |t| t.chars().count());
-        if text_chars > MAX_TEXT_CHARS {
-            return refuse(&socket, "chat", "text longer than 500 characters");
-        }
-        let room = match room {
-            None => None,
-            Some(Value::String(room)) if room_name_is_valid(&room) => Some(room),
-            Some(_) => return refuse(&socket, "chat", &RoomRefusal::Pattern.to_string()),
+        let room = match check_chat(&message) {
+            Ok(room) => room,
+            Err(reason) => return refuse(&socket, "chat", &reason),
         };
         message.insert("from".into(), Value::String(socket.id().to_owned()));
         let operator = match room {

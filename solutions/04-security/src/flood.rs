@@ -31,6 +31,7 @@ pub struct FloodGuard {
 struct Strikes(Arc<Mutex<(Instant, u32)>>);
 
 impl FloodGuard {
+    // ANCHOR: flood_verdict
     async fn decide(&self, socket: &Socket) -> Verdict {
         if self.buckets.take(&user_of(socket)).await.allowed() {
             return Verdict::Pass;
@@ -54,6 +55,7 @@ impl FloodGuard {
             Verdict::Drop
         }
     }
+    // ANCHOR_END: flood_verdict
 }
 
 impl EventHook for FloodGuard {

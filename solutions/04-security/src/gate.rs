@@ -33,6 +33,7 @@ impl HandshakeLimit {
     }
 
     /// Counts a handshake from `ip`; `false` beyond the cap in the current second.
+    // ANCHOR: handshake_cap
     pub fn admit(&self, ip: IpAddr) -> bool {
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
@@ -47,6 +48,7 @@ impl HandshakeLimit {
         window.1 += 1;
         window.1 <= self.per_second
     }
+    // ANCHOR_END: handshake_cap
 }
 
 /// The Origin check, then the per-address cap (upgrades are not new sessions: not counted).

@@ -3,7 +3,7 @@
 //! Buckets are chosen for what a broadcast costs on one instance: from 10 µs (a handful of
 //! sockets) to 100 ms (a broadcast stuck behind something it should never wait for).
 
-use std::fmt::Write as _;
+use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -32,7 +32,8 @@ impl Histogram {
     }
 
     /// `_bucket{le=...}` (cumulative, ending with `+Inf`), `_sum` and `_count`.
-    pub fn render(&self, out: &mut String, name: &str, help: &str) {
+    // ANCHOR: histogram_render
+    pub fn render(&self, out: &mut impl Write, name: &str, help: &str) {
         let _ = writeln!(out, "# HELP {name} {help}");
         let _ = writeln!(out, "# TYPE {name} histogram");
         let mut cumulative = 0;
@@ -47,4 +48,5 @@ impl Histogram {
         let _ = writeln!(out, "{name}_sum {sum}");
         let _ = writeln!(out, "{name}_count {cumulative}");
     }
+    // ANCHOR_END: histogram_render
 }

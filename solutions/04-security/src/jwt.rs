@@ -51,15 +51,9 @@ pub struct Verifier {
 
 impl Verifier {
     pub fn new(secret: &[u8], audience: &str) -> Verifier {
-        // ANCHOR: validation
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_audience(&[audience]);
-        validation.set_required_spec_claims(&["exp", "aud", "sub"]);
-        validation.leeway = LEEWAY_SECS;
-        // ANCHOR_END: validation
         Verifier {
             key: DecodingKey::from_secret(secret),
-            validation,
+            validation: validation(audience),
         }
     }
 
@@ -71,13 +65,31 @@ impl Verifier {
         }
         jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
             .map(|data| data.claims)
-            .map_err(|error| match error.kind() {
-                ErrorKind::ExpiredSignature => Rejection::Expired,
-                ErrorKind::InvalidAudience => Rejection::WrongAudience,
-                _ => Rejection::BadSignature,
-            })
+            .map_err(|error| rejection(&error))
     }
 }
+
+/// What a token must be: HS256 and nothing else, for `audience`, with `exp`, `aud` and `sub`.
+// ANCHOR: validation
+fn validation(audience: &str) -> Validation {
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.set_audience(&[audience]);
+    validation.set_required_spec_claims(&["exp", "aud", "sub"]);
+    validation.leeway = LEEWAY_SECS;
+    validation
+}
+// ANCHOR_END: validation
+
+/// The reason a client is told for a token jsonwebtoken refused.
+// ANCHOR: rejection
+fn rejection(error: &jsonwebtoken::errors::Error) -> Rejection {
+    match error.kind() {
+        ErrorKind::ExpiredSignature => Rejection::Expired,
+        ErrorKind::InvalidAudience => Rejection::WrongAudience,
+        _ => Rejection::BadSignature,
+    }
+}
+// ANCHOR_END: rejection
 
 /// Seconds since the Unix epoch.
 pub fn now_secs() -> u64 {

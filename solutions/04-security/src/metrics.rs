@@ -229,9 +229,10 @@ impl Observer for Metrics {
     }
 
     fn connect_error(&self, nsp: &str, kind: ConnectErrorKind, message: &str) {
-        let reason = match kind {
-            ConnectErrorKind::InvalidNamespace => "invalid namespace",
-            ConnectErrorKind::Refused => message,
+        // An unknown namespace is the client's choice of name: not a label value.
+        let (nsp, reason) = match kind {
+            ConnectErrorKind::InvalidNamespace => ("unknown", "invalid namespace"),
+            ConnectErrorKind::Refused => (nsp, message),
         };
         add(&self.connect_errors, [nsp, reason], 1);
     }
@@ -301,11 +302,19 @@ pub fn write_family(
     }
 }
 
-/// `{a="x",b="y"}`, with values escaped as the format requires; empty without labels.
+/// `{a="x",b="y"}`, with values escaped as the format requires (`\`, `"` and newlines);
+/// empty without labels.
+// ANCHOR: label_set
 pub fn label_set(names: &[&str], values: &[String]) -> String {
     if names.is_empty() {
         return String::new();
     }
+    let escape = |value: &str| {
+        value
+            .replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\n', "\\n")
+    };
     let pairs: Vec<String> = names
         .iter()
         .zip(values)
@@ -313,13 +322,7 @@ pub fn label_set(names: &[&str], values: &[String]) -> String {
         .collect();
     format!("{{{}}}", pairs.join(","))
 }
-
-fn escape(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
+// ANCHOR_END: label_set
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex

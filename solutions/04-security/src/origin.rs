@@ -33,8 +33,8 @@ impl OriginPolicy {
     }
 
     /// Accepts a request without `Origin` or with an allowed one; refuses the rest with 403.
+    // ANCHOR: origin_check
     pub fn check(&self, request: &RequestInfo) -> Result<(), Refusal> {
-        // ANCHOR: origin_check
         let Some(origin) = request.headers.get(ORIGIN) else {
             return Ok(());
         };
@@ -44,8 +44,8 @@ impl OriginPolicy {
         } else {
             Err(Refusal::forbidden("origin not allowed"))
         }
-        // ANCHOR_END: origin_check
     }
+    // ANCHOR_END: origin_check
 }
 
 fn normalise(origin: &str) -> String {

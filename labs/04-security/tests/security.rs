@@ -2,6 +2,9 @@
 //! cluster through a real Redis (from the kit), and `/metrics` read by a Prometheus text
 //! parser written by someone else. Clients are real: raw WebSockets (tokio-tungstenite) that
 //! send the headers a browser would, and an HTTP client.
+//!
+//! Graded by step (see steps.toml): 1 the Origin check and the handshake cap, 2 the JWT
+//! middleware, 3 the shared token bucket, 4 room names and chat input, 5 the metrics.
 
 use std::time::{Duration, Instant};
 
@@ -13,10 +16,102 @@ const RISKS_PAGE: &str = "book/src/04-security/risks.md";
 const LIMITS_PAGE: &str = "book/src/04-security/limits.md";
 const METRICS_PAGE: &str = "book/src/04-security/monitoring.md";
 
-// ------------------------------------------------------------------ authentication
+// ------------------------------------------------------------------ step 1: the door, before any session
 
 #[tokio::test]
-async fn a_valid_token_connects_and_names_the_user() {
+async fn step1_a_foreign_origin_is_refused_on_both_transports() {
+    let settings = security::Settings {
+        allowed_origins: Some(vec!["https://chat.example".to_owned()]),
+        ..security::Settings::default()
+    };
+    let server = Instance::start(settings).await;
+    let http = reqwest::Client::new();
+    let polling = |origin: Option<&'static str>| {
+        let mut request = http.get(server.http.url("/socket.io/?EIO=4&transport=polling"));
+        if let Some(origin) = origin {
+            request = request.header("Origin", origin);
+        }
+        kit::within(WAIT, request.send(), "the polling handshake")
+    };
+    let answer = |result: Result<reqwest::Response, reqwest::Error>| {
+        result.unwrap_or_else(|e| {
+            panic!(
+                "expected an HTTP answer to the polling handshake (200 or 403), the connection \
+                 failed instead: {e} (see {RISKS_PAGE})"
+            )
+        })
+    };
+    let foreign = answer(polling(Some("https://evil.example")).await);
+    assert_eq!(
+        foreign.status(),
+        403,
+        "a polling handshake from a foreign Origin must be refused with 403 (see {RISKS_PAGE})"
+    );
+    let allowed = answer(polling(Some("https://chat.example")).await);
+    assert_eq!(
+        allowed.status(),
+        200,
+        "the allowed Origin must pass (see {RISKS_PAGE})"
+    );
+    let none = answer(polling(None).await);
+    assert_eq!(
+        none.status(),
+        200,
+        "a request without Origin is not a browser page and must pass (see {RISKS_PAGE})"
+    );
+    let token = Tokens::new().user("erin");
+    let refused = Client::connect_with(
+        &server,
+        "",
+        Some("https://evil.example"),
+        "/",
+        json!({ "token": token }),
+    )
+    .await;
+    assert_eq!(
+        refused.err().as_deref(),
+        Some("HTTP 403"),
+        "a WebSocket upgrade from a foreign Origin must be refused with 403 (see {RISKS_PAGE})"
+    );
+}
+
+#[tokio::test]
+async fn step1_a_handshake_flood_from_one_address_is_refused() {
+    let settings = security::Settings {
+        handshakes_per_second: 5,
+        ..security::Settings::default()
+    };
+    let server = Instance::start(settings).await;
+    let http = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for _ in 0..8 {
+        let answer = kit::within(
+            WAIT,
+            http.get(server.http.url("/socket.io/?EIO=4&transport=polling"))
+                .send(),
+            "a polling handshake",
+        )
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "expected an HTTP answer to each polling handshake (200, then 429), the \
+                 connection failed instead: {e} (see {LIMITS_PAGE})"
+            )
+        });
+        statuses.push(answer.status().as_u16());
+    }
+    assert_eq!(
+        statuses,
+        [200, 200, 200, 200, 200, 429, 429, 429],
+        "with 5 handshakes per second per address, the 6th within the second gets 429 (see \
+         {LIMITS_PAGE})"
+    );
+}
+
+// ------------------------------------------------------------------ step 2: who is connecting
+
+#[tokio::test]
+async fn step2_a_valid_token_connects_and_names_the_user() {
     let server = Instance::start(settings()).await;
     let token = Tokens::new().user("alice");
     let client = Client::connect(&server, "/", json!({ "token": token })).await;
@@ -33,7 +128,7 @@ async fn a_valid_token_connects_and_names_the_user() {
 
 /// Each bad token, and the exact CONNECT_ERROR it must get.
 #[tokio::test]
-async fn every_bad_token_gets_connect_error_with_its_reason() {
+async fn step2_every_bad_token_gets_connect_error_with_its_reason() {
     let server = Instance::start(settings()).await;
     let tokens = Tokens::new();
     let revoked = tokens.claims("mallory");
@@ -91,7 +186,7 @@ async fn every_bad_token_gets_connect_error_with_its_reason() {
 }
 
 #[tokio::test]
-async fn the_handshake_query_token_is_accepted_too() {
+async fn step2_the_handshake_query_token_is_accepted_too() {
     let server = Instance::start(settings()).await;
     let token = Tokens::new().user("bob");
     let client = Client::connect_with(&server, &format!("&token={token}"), None, "/", json!({}))
@@ -106,7 +201,7 @@ async fn the_handshake_query_token_is_accepted_too() {
 }
 
 #[tokio::test]
-async fn only_admins_enter_the_admins_namespace() {
+async fn step2_only_admins_enter_the_admins_namespace() {
     let server = Instance::start(settings()).await;
     let tokens = Tokens::new();
     let user = Client::connect(&server, "/admins", json!({ "token": tokens.user("carol") })).await;
@@ -127,7 +222,13 @@ async fn only_admins_enter_the_admins_namespace() {
 }
 
 #[tokio::test]
-async fn without_a_secret_authentication_is_off() {
+async fn step2_without_a_secret_authentication_is_off() {
+    let with_secret = Instance::start(settings()).await;
+    let refused = Client::connect(&with_secret, "/", json!({})).await;
+    assert!(
+        refused.is_err(),
+        "with a JWT secret, a CONNECT without a token must be refused (see {AUTH_PAGE})"
+    );
     let server = Instance::start(security::Settings::default()).await;
     let client = Client::connect(&server, "/", json!({})).await;
     assert!(
@@ -138,166 +239,10 @@ async fn without_a_secret_authentication_is_off() {
     );
 }
 
-// ------------------------------------------------------------------ origin and handshakes
+// ------------------------------------------------------------------ step 3: one bucket per user, for the whole cluster
 
 #[tokio::test]
-async fn a_foreign_origin_is_refused_on_both_transports() {
-    let mut settings = settings();
-    settings.allowed_origins = Some(vec!["https://chat.example".to_owned()]);
-    let server = Instance::start(settings).await;
-    let http = reqwest::Client::new();
-    let polling = |origin: Option<&'static str>| {
-        let mut request = http.get(server.http.url("/socket.io/?EIO=4&transport=polling"));
-        if let Some(origin) = origin {
-            request = request.header("Origin", origin);
-        }
-        kit::within(WAIT, request.send(), "the polling handshake")
-    };
-    let foreign = polling(Some("https://evil.example"))
-        .await
-        .expect("an answer");
-    assert_eq!(
-        foreign.status(),
-        403,
-        "a polling handshake from a foreign Origin must be refused with 403 (see {RISKS_PAGE})"
-    );
-    let allowed = polling(Some("https://chat.example"))
-        .await
-        .expect("an answer");
-    assert_eq!(
-        allowed.status(),
-        200,
-        "the allowed Origin must pass (see {RISKS_PAGE})"
-    );
-    let none = polling(None).await.expect("an answer");
-    assert_eq!(
-        none.status(),
-        200,
-        "a request without Origin is not a browser page and must pass (see {RISKS_PAGE})"
-    );
-    let token = Tokens::new().user("erin");
-    let refused = Client::connect_with(
-        &server,
-        "",
-        Some("https://evil.example"),
-        "/",
-        json!({ "token": token }),
-    )
-    .await;
-    assert_eq!(
-        refused.err().as_deref(),
-        Some("HTTP 403"),
-        "a WebSocket upgrade from a foreign Origin must be refused with 403 (see {RISKS_PAGE})"
-    );
-}
-
-#[tokio::test]
-async fn a_handshake_flood_from_one_address_is_refused() {
-    let mut settings = settings();
-    settings.handshakes_per_second = 5;
-    let server = Instance::start(settings).await;
-    let http = reqwest::Client::new();
-    let mut statuses = Vec::new();
-    for _ in 0..8 {
-        let answer = kit::within(
-            WAIT,
-            http.get(server.http.url("/socket.io/?EIO=4&transport=polling"))
-                .send(),
-            "a polling handshake",
-        )
-        .await
-        .expect("an answer");
-        statuses.push(answer.status().as_u16());
-    }
-    assert_eq!(
-        statuses,
-        [200, 200, 200, 200, 200, 429, 429, 429],
-        "with 5 handshakes per second per address, the 6th within the second gets 429 (see \
-         {LIMITS_PAGE})"
-    );
-}
-
-// ------------------------------------------------------------------ rooms and input
-
-#[tokio::test]
-async fn joining_a_room_named_after_a_socket_is_refused() {
-    let server = Instance::start(security::Settings::default()).await;
-    let victim = Client::connect(&server, "/", json!({}))
-        .await
-        .expect("connects");
-    let mut spy = Client::connect(&server, "/", json!({}))
-        .await
-        .expect("connects");
-    spy.send(&format!(r#"421["join","{}"]"#, victim.sid)).await;
-    let answers = [
-        spy.recv("the refusal").await,
-        spy.recv("the join ack").await,
-    ];
-    assert_eq!(
-        answers,
-        [
-            r#"42["refused",{"event":"join","reason":"a room cannot be named after a socket"}]"#
-                .to_owned(),
-            "431[false]".to_owned(),
-        ],
-        "joining the room of another socket's id must be refused, or the spy reads the victim's \
-         private messages (see {RISKS_PAGE})"
-    );
-    spy.send(r#"423["join","General!"]"#).await;
-    let answers = [
-        spy.recv("the refusal").await,
-        spy.recv("the join ack").await,
-    ];
-    assert_eq!(
-        answers,
-        [
-            r#"42["refused",{"event":"join","reason":"room names are 1 to 32 lowercase letters, digits and dashes"}]"#.to_owned(),
-            "433[false]".to_owned(),
-        ],
-        "a room name outside the pattern must be refused (see {RISKS_PAGE})"
-    );
-    spy.send(r#"422["join","general"]"#).await;
-    assert_eq!(
-        spy.recv("the join ack").await,
-        "432[true]",
-        "a valid room joins (see {RISKS_PAGE})"
-    );
-}
-
-#[tokio::test]
-async fn an_oversized_chat_is_refused_and_not_broadcast() {
-    let server = Instance::start(security::Settings::default()).await;
-    let mut alice = Client::connect(&server, "/", json!({}))
-        .await
-        .expect("connects");
-    let mut bob = Client::connect(&server, "/", json!({}))
-        .await
-        .expect("connects");
-    let long = "é".repeat(501);
-    alice
-        .send(&format!(r#"42["chat",{{"text":"{long}"}}]"#))
-        .await;
-    assert_eq!(
-        alice.recv("the refusal").await,
-        r#"42["refused",{"event":"chat","reason":"text longer than 500 characters"}]"#,
-        "a chat text over 500 characters must be refused (see {RISKS_PAGE})"
-    );
-    let exact = "é".repeat(500);
-    alice
-        .send(&format!(r#"42["chat",{{"text":"{exact}"}}]"#))
-        .await;
-    let received = bob.recv("the 500-character chat").await;
-    assert!(
-        received.contains(&exact),
-        "500 characters (1000 bytes) is within the limit: count characters, not bytes; got \
-         {received:.80} (see {RISKS_PAGE})"
-    );
-}
-
-// ------------------------------------------------------------------ limits across a cluster
-
-#[tokio::test]
-async fn a_flooding_socket_is_dropped_then_disconnected_and_others_are_unaffected() {
+async fn step3_a_flooding_socket_is_dropped_then_disconnected_and_others_are_unaffected() {
     let mut settings = settings();
     settings.rate = security::bucket::Rate {
         burst: 5.0,
@@ -344,7 +289,7 @@ async fn a_flooding_socket_is_dropped_then_disconnected_and_others_are_unaffecte
 }
 
 #[tokio::test]
-async fn the_shared_bucket_holds_across_two_instances() {
+async fn step3_the_shared_bucket_holds_across_two_instances() {
     let redis = kit::redis::start_redis()
         .await
         .unwrap_or_else(|e| panic!("the cluster limit needs a real Redis: {e}"));
@@ -397,11 +342,98 @@ async fn the_shared_bucket_holds_across_two_instances() {
     );
 }
 
-// ------------------------------------------------------------------ metrics and health
+// ------------------------------------------------------------------ step 4: rooms and input
 
 #[tokio::test]
-async fn metrics_count_a_scripted_session() {
+async fn step4_joining_a_room_named_after_a_socket_is_refused() {
+    let server = Instance::start(security::Settings::default()).await;
+    let victim = Client::connect(&server, "/", json!({}))
+        .await
+        .expect("connects");
+    let mut spy = Client::connect(&server, "/", json!({}))
+        .await
+        .expect("connects");
+    spy.send(&format!(r#"421["join","{}"]"#, victim.sid)).await;
+    let answers = [
+        spy.recv("the refusal").await,
+        spy.recv("the join ack").await,
+    ];
+    assert_eq!(
+        answers,
+        [
+            r#"42["refused",{"event":"join","reason":"a room cannot be named after a socket"}]"#
+                .to_owned(),
+            "431[false]".to_owned(),
+        ],
+        "joining the room of another socket's id must be refused, or the spy reads the victim's \
+         private messages (see {RISKS_PAGE})"
+    );
+    spy.send(r#"423["join","General!"]"#).await;
+    let answers = [
+        spy.recv("the refusal").await,
+        spy.recv("the join ack").await,
+    ];
+    assert_eq!(
+        answers,
+        [
+            r#"42["refused",{"event":"join","reason":"room names are 1 to 32 lowercase letters, digits and dashes"}]"#.to_owned(),
+            "433[false]".to_owned(),
+        ],
+        "a room name outside the pattern must be refused (see {RISKS_PAGE})"
+    );
+    spy.send(r#"422["join","general"]"#).await;
+    assert_eq!(
+        spy.recv("the join ack").await,
+        "432[true]",
+        "a valid room joins (see {RISKS_PAGE})"
+    );
+}
+
+#[tokio::test]
+async fn step4_an_oversized_chat_is_refused_and_not_broadcast() {
+    let server = Instance::start(security::Settings::default()).await;
+    let mut alice = Client::connect(&server, "/", json!({}))
+        .await
+        .expect("connects");
+    let mut bob = Client::connect(&server, "/", json!({}))
+        .await
+        .expect("connects");
+    let long = "é".repeat(501);
+    alice
+        .send(&format!(r#"42["chat",{{"text":"{long}"}}]"#))
+        .await;
+    assert_eq!(
+        alice.recv("the refusal").await,
+        r#"42["refused",{"event":"chat","reason":"text longer than 500 characters"}]"#,
+        "a chat text over 500 characters must be refused (see {RISKS_PAGE})"
+    );
+    let exact = "é".repeat(500);
+    alice
+        .send(&format!(r#"42["chat",{{"text":"{exact}"}}]"#))
+        .await;
+    let received = bob.recv("the 500-character chat").await;
+    assert!(
+        received.contains(&exact),
+        "500 characters (1000 bytes) is within the limit: count characters, not bytes; got \
+         {received:.80} (see {RISKS_PAGE})"
+    );
+}
+
+// ------------------------------------------------------------------ step 5: metrics
+
+#[tokio::test]
+async fn step5_metrics_and_health_after_a_scripted_session() {
     let server = Instance::start(settings()).await;
+    for path in ["/healthz", "/readyz"] {
+        let answer = kit::within(WAIT, reqwest::get(server.http.url(path)), path)
+            .await
+            .expect("an answer");
+        assert_eq!(
+            answer.status(),
+            200,
+            "{path} of a running server (see {METRICS_PAGE})"
+        );
+    }
     let tokens = Tokens::new();
     let mut alice = Client::connect(&server, "/", json!({ "token": tokens.user("alice") }))
         .await
@@ -468,19 +500,66 @@ async fn metrics_count_a_scripted_session() {
 }
 
 #[tokio::test]
-async fn health_and_readiness() {
+async fn step5_label_values_are_escaped_as_the_format_requires() {
+    let rendered = security::metrics::label_set(
+        &["namespace", "reason"],
+        &["/".to_owned(), "say \"hi\"\\\nbye".to_owned()],
+    );
+    assert_eq!(
+        rendered, r#"{namespace="/",reason="say \"hi\"\\\nbye"}"#,
+        "label values escape `\\`, `\"` and newlines, pairs are comma-separated in braces (see \
+         {METRICS_PAGE})"
+    );
+    assert_eq!(
+        security::metrics::label_set(&[], &[]),
+        "",
+        "a metric without labels has no braces (see {METRICS_PAGE})"
+    );
+}
+
+#[tokio::test]
+async fn step5_the_broadcast_histogram_is_cumulative() {
     let server = Instance::start(security::Settings::default()).await;
-    let http = reqwest::Client::new();
-    for path in ["/healthz", "/readyz"] {
-        let answer = kit::within(WAIT, http.get(server.http.url(path)).send(), path)
-            .await
-            .expect("an answer");
-        assert_eq!(
-            answer.status(),
-            200,
-            "{path} of a running server (see {METRICS_PAGE})"
-        );
+    let mut alice = Client::connect(&server, "/", json!({}))
+        .await
+        .expect("connects");
+    let mut bob = Client::connect(&server, "/", json!({}))
+        .await
+        .expect("connects");
+    for i in 0..3 {
+        alice.send(&format!(r#"42["chat",{{"text":"{i}"}}]"#)).await;
+        bob.recv("a broadcast chat").await;
     }
+    let text = server.metrics_text().await;
+    let name = "socket_io_broadcast_duration_seconds";
+    let buckets: Vec<(String, u64)> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix(&format!("{name}_bucket{{le=\"")))
+        .filter_map(|rest| rest.split_once("\"} "))
+        .map(|(le, n)| (le.to_owned(), n.trim().parse().unwrap_or(u64::MAX)))
+        .collect();
+    assert!(
+        buckets.len() >= 2 && buckets.last().is_some_and(|(le, _)| le == "+Inf"),
+        "expected {name}_bucket lines ending with le=\"+Inf\", got {buckets:?} (see \
+         {METRICS_PAGE})\n{text}"
+    );
+    assert!(
+        buckets.windows(2).all(|w| w[0].1 <= w[1].1),
+        "histogram buckets are cumulative (each counts everything up to its bound): got \
+         {buckets:?} (see {METRICS_PAGE})"
+    );
+    let count = text
+        .lines()
+        .find_map(|line| line.strip_prefix(&format!("{name}_count ")))
+        .and_then(|n| n.trim().parse::<u64>().ok());
+    assert_eq!(
+        (buckets.last().map(|b| b.1), count),
+        (Some(3), Some(3)),
+        "three broadcasts: the +Inf bucket and {name}_count must both be 3 (see {METRICS_PAGE})"
+    );
+    prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).unwrap_or_else(|e| {
+        panic!("/metrics must parse as Prometheus text: {e} (see {METRICS_PAGE})")
+    });
 }
 
 mod support {
@@ -680,7 +759,10 @@ mod support {
                 Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
                     return Err(format!("HTTP {}", response.status().as_u16()));
                 }
-                Err(e) => panic!("the WebSocket to {url} failed: {e}"),
+                Err(e) => panic!(
+                    "expected the WebSocket handshake to {url} to be answered (101, or a refusal \
+                     such as 403), it failed instead: {e} (a panic in the server is printed above)"
+                ),
             };
             let mut client = Client {
                 stream,
