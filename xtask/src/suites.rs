@@ -69,6 +69,15 @@ pub const SUITES: &[Suite] = &[
         needs: &[Tool::Node, Tool::Python],
         prepare: prepare_chapter2_interop,
     },
+    // Chapter 4: the official JavaScript client over wss://, with a token.
+    Suite {
+        name: "chapter 4 interop: socket.io-client (Node) over wss:// with a token",
+        package: "solution-04-security",
+        feature: "interop",
+        test: "interop",
+        needs: &[Tool::Node],
+        prepare: prepare_socket_io_client,
+    },
     // Chapter 1: the demo page in headless Chromium (EventSource and WebSocket for real).
     Suite {
         name: "chapter 1 in a real browser",

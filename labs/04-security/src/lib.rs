@@ -10,6 +10,7 @@
 //! - [`bucket`], [`flood`]: how many events per user, shared by the cluster (an event hook).
 //! - [`chat`]: the chat contract with room names and message sizes checked.
 //! - [`metrics`], [`histogram`]: `/metrics` in Prometheus' format (an observer).
+//! - [`tls`]: `https://` and `wss://` with rustls.
 //! - [`app`]: the server with every layer, `/healthz` and `/readyz`.
 
 // While steps are `todo!`, the helpers they will use look unused to the compiler.
@@ -27,6 +28,7 @@ pub mod jwt;
 pub mod metrics;
 pub mod origin;
 pub mod revocation;
+pub mod tls;
 
 pub use app::{Server, Settings, start};
 pub use claims::{Claims, Role};

@@ -1,5 +1,6 @@
 //! The chapter 4 server: `cargo run -p lab-04-security -- --addr 127.0.0.1:3004
-//! [--redis URL] [--jwt-secret SECRET] [--jwt-audience chat] [--allowed-origins A,B]`.
+//! [--redis URL] [--jwt-secret SECRET] [--jwt-audience chat] [--allowed-origins A,B]
+//! [--tls-cert cert.pem --tls-key key.pem]`.
 //! Every flag also reads its environment variable (`REDIS_URL`, `JWT_SECRET`, ...). Without a
 //! secret, authentication is off, and the server says so: chapter 2's clients still work.
 
@@ -24,6 +25,12 @@ struct Args {
     /// Origins allowed to open a session, comma-separated; without it, every origin.
     #[arg(long, env = "ALLOWED_ORIGINS", value_delimiter = ',')]
     allowed_origins: Option<Vec<String>>,
+    /// PEM certificate chain: serve https and wss (with --tls-key).
+    #[arg(long, env = "TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
 }
 
 #[tokio::main]
@@ -58,9 +65,20 @@ async fn main() -> std::io::Result<()> {
     if settings.redis.is_none() {
         tracing::warn!("no --redis URL nor REDIS_URL: alone, limits kept in this instance");
     }
+    // Read before anything listens: a bad certificate is an error at startup, not per client.
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(security::tls::config_from_files(cert, key)?),
+        _ => None,
+    };
     let server = security::start(settings)
         .await
         .map_err(std::io::Error::other)?;
+    if let Some(tls) = tls {
+        let listener = kit::serve::bind_and_announce_as(args.addr, "https").await?;
+        return security::tls::serve(listener, server.router, tls, kit::serve::shutdown_signal())
+            .await;
+    }
+    tracing::warn!("no --tls-cert: plain http and ws, readable by anyone on the path");
     let listener = kit::serve::bind_and_announce(args.addr).await?;
     let app = server
         .router

@@ -6,6 +6,7 @@
 //! - [`bucket`], [`flood`]: how many events per user, shared by the cluster (an event hook).
 //! - [`chat`]: the chat contract with room names and message sizes checked.
 //! - [`metrics`], [`histogram`]: `/metrics` in Prometheus' format (an observer).
+//! - [`tls`]: `https://` and `wss://` with rustls.
 //! - [`app`]: the server with every layer, `/healthz` and `/readyz`.
 
 pub mod app;
@@ -20,6 +21,7 @@ pub mod jwt;
 pub mod metrics;
 pub mod origin;
 pub mod revocation;
+pub mod tls;
 
 pub use app::{Server, Settings, start};
 pub use claims::{Claims, Role};
