@@ -81,6 +81,9 @@ struct Readiness {
 /// Builds and starts the server (connecting to Redis first when one is configured).
 pub async fn start(settings: Settings) -> Result<Server, AdapterError> {
     let metrics = Metrics::default();
+    for name in socketio::chat::NAMESPACES {
+        metrics.declare_namespace(name);
+    }
     let connection = match &settings.redis {
         Some(client) => Some(
             ConnectionManager::new(client.clone())

@@ -58,6 +58,14 @@ pub struct Counters {
 }
 
 impl Metrics {
+    /// Shows `namespace` in the gauge from the start, at 0: a dashboard then sees "no one
+    /// connected" rather than no data.
+    pub fn declare_namespace(&self, namespace: &str) {
+        lock(&self.connected)
+            .entry(namespace.to_owned())
+            .or_default();
+    }
+
     /// Shows the counters of `namespace`'s Redis adapter too.
     pub fn watch_adapter(&self, namespace: &str, stats: Arc<scaling::Stats>) {
         lock(&self.adapters).push((namespace.to_owned(), stats));
