@@ -8,6 +8,7 @@
 //! - [`claims`], [`jwt`], [`revocation`], [`auth`]: who connects (a connect middleware).
 //! - [`origin`], [`gate`]: which pages and how many handshakes (`allow_request`).
 //! - [`bucket`], [`flood`]: how many events per user, shared by the cluster (an event hook).
+//! - [`connections`]: how many sockets per user and per address, shared by the cluster.
 //! - [`chat`]: the chat contract with room names and message sizes checked.
 //! - [`metrics`], [`histogram`]: `/metrics` in Prometheus' format (an observer).
 //! - [`tls`]: `https://` and `wss://` with rustls.
@@ -21,6 +22,7 @@ pub mod auth;
 pub mod bucket;
 pub mod chat;
 pub mod claims;
+pub mod connections;
 pub mod flood;
 pub mod gate;
 pub mod histogram;

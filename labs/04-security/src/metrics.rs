@@ -50,7 +50,7 @@ pub struct Counters {
     auth_failures: Family,
     refused_events: Family,
     refused_requests: Family,
-    revocation_unchecked: Family,
+    unchecked: Family,
     receive_bytes: AtomicU64,
     transmit_bytes: AtomicU64,
     broadcast_duration: Histogram,
@@ -76,9 +76,10 @@ impl Metrics {
         add(&self.auth_failures, [namespace, reason], 1);
     }
 
-    /// A connection let in without its token's revocation being checked (Redis away).
-    pub fn revocation_unchecked(&self, namespace: &str) {
-        add(&self.revocation_unchecked, [namespace], 1);
+    /// A connection let in without `check` (`revocation`, `connections`) being made, because
+    /// Redis could not be reached.
+    pub fn unchecked(&self, namespace: &str, check: &str) {
+        add(&self.unchecked, [namespace, check], 1);
     }
 
     /// Sockets connected to `namespace` now.
@@ -148,10 +149,10 @@ impl Metrics {
                 &self.refused_requests,
             ),
             (
-                "socket_io_revocation_unchecked_total",
-                "Connections let in while the revocation list was unreachable.",
-                &["namespace"],
-                &self.revocation_unchecked,
+                "socket_io_unchecked_total",
+                "Connections let in while Redis, needed for a check, was unreachable.",
+                &["namespace", "check"],
+                &self.unchecked,
             ),
         ];
         for (name, help, labels, family) in counters {

@@ -239,6 +239,60 @@ async fn step2_without_a_secret_authentication_is_off() {
     );
 }
 
+#[tokio::test]
+async fn step2_one_user_holds_at_most_its_connections_across_the_cluster() {
+    let redis = kit::redis::start_redis()
+        .await
+        .unwrap_or_else(|e| panic!("the connection caps need a real Redis: {e}"));
+    let key = format!("test-{}", security::random_id());
+    let cluster_settings = || security::Settings {
+        redis: Some(redis::Client::open(redis.url()).expect("a valid URL")),
+        key: key.clone(),
+        connections_per_user: 2,
+        ..settings()
+    };
+    let one = Instance::start(cluster_settings()).await;
+    let two = Instance::start(cluster_settings()).await;
+    let tokens = Tokens::new();
+    let alice = json!({ "token": tokens.user("alice") });
+    let first = Client::connect(&one, "/", alice.clone()).await;
+    let second = Client::connect(&two, "/", alice.clone()).await;
+    assert!(
+        first.is_ok() && second.is_ok(),
+        "alice's first two connections (cap 2) must be accepted: {:?} {:?} (see {LIMITS_PAGE})",
+        first.as_ref().err(),
+        second.as_ref().err()
+    );
+    let third = Client::connect(&one, "/", alice.clone()).await;
+    let refusal = third.err().unwrap_or_else(|| {
+        panic!(
+            "a third connection of alice must be refused: the cap holds across instances only \
+             if the socket's data names the user (`user` = the token's sub; see {LIMITS_PAGE})"
+        )
+    });
+    assert_eq!(
+        connect_error(&refusal, ""),
+        json!({ "message": "too many connections", "data": { "reason": "user" } }),
+        "got {refusal} (see {LIMITS_PAGE})"
+    );
+    let bob = Client::connect(&two, "/", json!({ "token": tokens.user("bob") })).await;
+    assert!(bob.is_ok(), "another user is not affected: {:?}", bob.err());
+    drop(first);
+    let again = kit::within(
+        WAIT,
+        async {
+            loop {
+                if let Ok(client) = Client::connect(&two, "/", alice.clone()).await {
+                    return client;
+                }
+            }
+        },
+        "a slot given back when alice's first connection closed",
+    )
+    .await;
+    assert!(!again.sid.is_empty());
+}
+
 // ------------------------------------------------------------------ step 3: one bucket per user, for the whole cluster
 
 #[tokio::test]

@@ -19,6 +19,7 @@ use socketio::{AdapterError, Config, SocketIo};
 
 use crate::auth::Authenticator;
 use crate::bucket::{Buckets, Rate};
+use crate::connections::{Admission, ConnectionLimit};
 use crate::flood::FloodGuard;
 use crate::gate::{Gate, HandshakeLimit};
 use crate::jwt::Verifier;
@@ -43,6 +44,10 @@ pub struct Settings {
     /// Refused events within one second after which a socket is disconnected.
     pub disconnect_after: u32,
     pub handshakes_per_second: u32,
+    /// Sockets one user (a token's `sub`) may hold across the cluster (with Redis only).
+    pub connections_per_user: u32,
+    /// Sockets one client address may hold across the cluster (with Redis only).
+    pub connections_per_address: u32,
 }
 
 impl Default for Settings {
@@ -60,6 +65,8 @@ impl Default for Settings {
             },
             disconnect_after: 50,
             handshakes_per_second: 20,
+            connections_per_user: 10,
+            connections_per_address: 100,
         }
     }
 }
@@ -100,16 +107,38 @@ pub async fn start(settings: Settings) -> Result<Server, AdapterError> {
         Some(c) => Buckets::shared(settings.rate, c.clone(), settings.key.clone()),
         None => Buckets::local(settings.rate),
     };
+    // Counted in Redis or not at all: a cap per instance would not be the cluster's cap.
+    let limit = connection.as_ref().map(|c| {
+        Arc::new(ConnectionLimit::start(
+            c.clone(),
+            settings.key.clone(),
+            settings.connections_per_user,
+            settings.connections_per_address,
+            metrics.clone(),
+        ))
+    });
     let mut builder = socketio::chat::NAMESPACES.iter().fold(
         SocketIo::builder().config(settings.config.clone()),
-        |builder, name| builder.ns(name, |socket| crate::chat::register(&socket)),
+        |builder, name| {
+            let limit = limit.clone();
+            builder.ns(name, move |socket| {
+                crate::chat::register(&socket);
+                if let Some(limit) = limit.clone() {
+                    socket.on_disconnect(move |socket, _reason| limit.release(&socket));
+                }
+            })
+        },
     );
+    // In order: who it is, then whether they may hold one more connection.
     if let Some(secret) = &settings.jwt_secret {
         builder = builder.middleware(Authenticator {
             verifier: Verifier::new(secret.as_bytes(), &settings.jwt_audience),
             revocations: revocations.clone(),
             metrics: metrics.clone(),
         });
+    }
+    if let Some(limit) = &limit {
+        builder = builder.middleware(Admission(limit.clone()));
     }
     builder = builder
         .event_hook(FloodGuard {

@@ -70,7 +70,7 @@ impl Authenticator {
             Ok(false) => Ok(()),
             Ok(true) => Err(Rejection::Revoked),
             Err(error) => {
-                self.metrics.revocation_unchecked(namespace);
+                self.metrics.unchecked(namespace, "revocation");
                 tracing::warn!(%error, namespace, "revocation list unreachable");
                 if namespace == ADMINS {
                     Err(Rejection::Unverifiable)
