@@ -48,6 +48,12 @@ pub fn run() -> Result<()> {
             &["--version"],
             "install Python 3.11+; only the interop suites need it",
         ),
+        tool(
+            "promtool",
+            "promtool",
+            &["--version"],
+            "apt install prometheus (it ships promtool); only chapter 4's metrics suite needs it",
+        ),
     ];
     let mut missing_required = false;
     for f in &findings {

@@ -21,6 +21,7 @@ mod steps;
 mod stepsdoc;
 mod suites;
 mod testrun;
+mod token;
 mod ui;
 mod verify;
 mod workspace;
@@ -97,6 +98,8 @@ enum Command {
         #[arg(long)]
         cumulative: bool,
     },
+    /// A chat token (JWT, HS256) for chapter 4's server: `--sub NAME --role user|admin`.
+    Token(token::TokenArgs),
     /// Measurements behind the book's tables.
     Bench {
         #[command(subcommand)]
@@ -132,6 +135,7 @@ fn main() -> std::process::ExitCode {
         Command::Grade(args) => grade::grade(args),
         Command::Derive(args) => derive::run(args),
         Command::Verify { cumulative } => verify::run(cumulative),
+        Command::Token(args) => token::run(args),
         Command::Bench { what } => bench::run(what),
         Command::Mutants { lab, extra } => mutants::mutants(&lab, &extra),
         Command::Doctor => doctor::run(),

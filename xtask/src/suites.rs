@@ -11,6 +11,8 @@ pub enum Tool {
     Node,
     Python,
     Chromium,
+    /// Prometheus' `promtool`, which lints a `/metrics` page.
+    Promtool,
 }
 
 impl Tool {
@@ -22,6 +24,7 @@ impl Tool {
                 crate::doctor::has(&crate::doctor::chromium())
                     && crate::doctor::has(&crate::doctor::chromedriver())
             }
+            Tool::Promtool => crate::doctor::has("promtool"),
         }
     }
 
@@ -32,6 +35,7 @@ impl Tool {
             Tool::Chromium => {
                 "install chromium and chromium-driver (or set CHROMIUM and CHROMEDRIVER)"
             }
+            Tool::Promtool => "install Debian's prometheus package (it has promtool)",
         }
     }
 }
@@ -77,6 +81,24 @@ pub const SUITES: &[Suite] = &[
         test: "interop",
         needs: &[Tool::Node],
         prepare: prepare_chapter3_interop,
+    },
+    // Chapter 4: the official JavaScript client over wss://, with a token.
+    Suite {
+        name: "chapter 4 interop: socket.io-client (Node) over wss:// with a token",
+        package: "solution-04-security",
+        feature: "interop",
+        test: "interop",
+        needs: &[Tool::Node],
+        prepare: prepare_socket_io_client,
+    },
+    // Chapter 4: `/metrics` after a scripted session, linted by Prometheus' own promtool.
+    Suite {
+        name: "chapter 4 metrics checked by promtool",
+        package: "solution-04-security",
+        feature: "promtool",
+        test: "promtool",
+        needs: &[Tool::Promtool],
+        prepare: nothing_to_prepare,
     },
     // Chapter 1: the demo page in headless Chromium (EventSource and WebSocket for real).
     Suite {

@@ -307,6 +307,7 @@ impl LocalAdapter {
     /// Delivers to the local recipients only: what a cluster adapter calls for a broadcast
     /// received from another server. Returns how many sockets it was sent to.
     pub fn broadcast_local(&self, packet: &Packet, options: &BroadcastOptions) -> usize {
+        let started = std::time::Instant::now();
         // The packet is encoded once; each delivery clones a reference to the same bytes.
         let encoded = EncodedPacket::new(packet);
         let recipients = self.recipients(options);
@@ -316,8 +317,12 @@ impl LocalAdapter {
             .filter(|sid| self.sockets.deliver(sid, &encoded, volatile))
             .count();
         if let Some(ns) = self.ns.upgrade() {
-            ns.observer()
-                .broadcast_delivered(ns.name(), recipients.len(), delivered);
+            ns.observer().broadcast_delivered(
+                ns.name(),
+                recipients.len(),
+                delivered,
+                started.elapsed(),
+            );
         }
         delivered
     }

@@ -41,8 +41,13 @@ pub fn parse_addr(args: &[String], default_port: u16) -> Result<SocketAddr, Stri
 
 /// Binds `addr` and prints the ready line with the real address (port 0 resolved).
 pub async fn bind_and_announce(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    bind_and_announce_as(addr, "http").await
+}
+
+/// The same for a server that speaks `scheme` (`https` behind TLS).
+pub async fn bind_and_announce_as(addr: SocketAddr, scheme: &str) -> std::io::Result<TcpListener> {
     let listener = TcpListener::bind(addr).await?;
-    println!("listening on http://{}", listener.local_addr()?);
+    println!("listening on {scheme}://{}", listener.local_addr()?);
     Ok(listener)
 }
 

@@ -128,9 +128,12 @@ impl ServerProcess {
     }
 }
 
-/// Finds the address in a `listening on http://ADDR` line.
+/// Finds the address in a `listening on http://ADDR` (or `https://ADDR`) line.
 pub fn parse_listening_line(line: &str) -> Option<SocketAddr> {
-    let rest = line.trim().strip_prefix("listening on http://")?;
+    let rest = line.trim().strip_prefix("listening on ")?;
+    let rest = rest
+        .strip_prefix("http://")
+        .or_else(|| rest.strip_prefix("https://"))?;
     rest.trim_end_matches('/').parse().ok()
 }
 
@@ -143,6 +146,10 @@ mod tests {
         assert_eq!(
             parse_listening_line("listening on http://127.0.0.1:3001"),
             Some("127.0.0.1:3001".parse().unwrap())
+        );
+        assert_eq!(
+            parse_listening_line("listening on https://127.0.0.1:3004"),
+            Some("127.0.0.1:3004".parse().unwrap())
         );
         assert_eq!(parse_listening_line("starting..."), None);
     }

@@ -5,6 +5,7 @@
 //! observation (chapter 4 builds its Prometheus metrics on them).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::engine::session::{CloseReason, Transport};
 
@@ -40,8 +41,16 @@ pub trait Observer: Send + Sync + 'static {
     /// An incoming event was dropped, answered or ended its socket by an event hook.
     fn event_refused(&self, _nsp: &str, _event: &str, _verdict: &str) {}
     /// A broadcast reached the local sockets: `recipients` matched, `delivered` were queued
-    /// (the others were gone, too slow, or skipped a volatile packet).
-    fn broadcast_delivered(&self, _nsp: &str, _recipients: usize, _delivered: usize) {}
+    /// (the others were gone, too slow, or skipped a volatile packet), in `elapsed` (encoding
+    /// once and queueing for every recipient: what a broadcast costs this instance).
+    fn broadcast_delivered(
+        &self,
+        _nsp: &str,
+        _recipients: usize,
+        _delivered: usize,
+        _elapsed: Duration,
+    ) {
+    }
 }
 
 /// The default: hears nothing.

@@ -394,7 +394,13 @@ impl Observer for Metrics {
         self.0
             .push(format!("connect error {nsp} {kind:?} {message}"));
     }
-    fn broadcast_delivered(&self, nsp: &str, recipients: usize, delivered: usize) {
+    fn broadcast_delivered(
+        &self,
+        nsp: &str,
+        recipients: usize,
+        delivered: usize,
+        _elapsed: std::time::Duration,
+    ) {
         self.0
             .push(format!("broadcast {nsp} {recipients} {delivered}"));
     }
