@@ -151,6 +151,10 @@ pub fn solution_passes(where_: &Where, lab: &workspace::Lab) -> Result<Status> {
     Ok(Status::Passed)
 }
 
+/// What a stage (steps 1..=N solved) showed about step N: `Ok(())` when its tests pass
+/// there, else why they do not; `None` when the stage's tests were not run (the last one).
+pub type StageVerdict = Option<std::result::Result<(), String>>;
+
 /// With steps 1..=N of the solution kept and the rest derived as `todo!`s, exactly steps
 /// 1..=N pass, for every N from 1 to the last step but one (0 is the lab as shipped, the
 /// last is the solution). So each step's tests need no later step's code, which is what
@@ -160,7 +164,17 @@ pub fn solution_passes(where_: &Where, lab: &workspace::Lab) -> Result<Status> {
 /// Works on a copy of the course under `target/cumulative/` and builds there too. One
 /// build of the lab per step (about a minute a lab once the dependencies are built), so
 /// `verify` runs it only with `--cumulative`, as CI does.
-pub fn steps_are_cumulative(where_: &Where, lab: &workspace::Lab) -> Result<Status> {
+///
+/// It calls `at_stage` on each stage with the copy derived to it, so that a caller (the
+/// wrong answers) can work on that stage without deriving and testing it a second time.
+/// With `also_last`, the last stage (the solution, derived) is visited too, with `None`:
+/// this check does not run its tests (the default members' tests run the solution's).
+pub fn stage_by_stage(
+    where_: &Where,
+    lab: &workspace::Lab,
+    also_last: bool,
+    at_stage: &mut dyn FnMut(&Scratch, &steps::Step, StageVerdict) -> Result<()>,
+) -> Result<Status> {
     let steps = steps::load(&lab.dir)?;
     if steps.steps.iter().all(|s| s.regions.is_empty()) {
         return Ok(Status::NotRun(
@@ -171,28 +185,54 @@ pub fn steps_are_cumulative(where_: &Where, lab: &workspace::Lab) -> Result<Stat
     let (copy, copy_where) = (&scratch.lab, scratch.here());
     let mut problems = Vec::new();
     let last = steps.steps.iter().map(|s| s.id).max().unwrap_or(0);
-    for solved in steps.steps.iter().map(|s| s.id).filter(|&id| id < last) {
+    for step in &steps.steps {
+        let solved = step.id;
+        if solved == last && !also_last {
+            continue;
+        }
         crate::derive::write(copy, solved)?;
+        if solved == last {
+            at_stage(&scratch, step, None)?;
+            continue;
+        }
         let problems_before = problems.len();
         let (steps, results) = match run(&copy_where, copy, &copy.package, &copy.dir)? {
             Ok(run) => run,
             Err(Status::Failed(why)) => {
                 problems.push(format!("with steps 1 to {solved} solved: {why}"));
+                let why = format!(
+                    "cannot judge: steps 1 to {solved} solved do not compile:\n{}",
+                    testrun::first_lines(&why, 12)
+                );
+                at_stage(&scratch, step, Some(Err(why)))?;
                 continue;
             }
             Err(other) => return Ok(other),
         };
+        let mut verdict = Ok(());
         for score in score::score(&steps, &results) {
             let step = format!("step {} ({})", score.step.id, score.step.title);
             match (score.step.id <= solved, score.passed()) {
-                (true, false) => problems.push(format!(
-                    "with steps 1 to {solved} solved, {step} fails: its tests need a later step's code; move them there{}",
-                    score.first_failure().map_or(String::new(), |test| format!(
-                        "\n    {}: {}",
-                        test.name,
-                        testrun::first_lines(&test.outcome.explanation(), 3)
+                (true, false) => {
+                    let first = score.first_failure().map(|test| {
+                        (
+                            test.name.clone(),
+                            testrun::first_lines(&test.outcome.explanation(), 3),
+                        )
+                    });
+                    if score.step.id == solved {
+                        verdict = Err(match &first {
+                            Some((name, why)) => format!(
+                                "cannot judge: with steps 1 to {solved} solved and no mistake, {name} fails already: {why}"
+                            ),
+                            None => format!("cannot judge: no step {solved} test ran"),
+                        });
+                    }
+                    problems.push(format!(
+                        "with steps 1 to {solved} solved, {step} fails: its tests need a later step's code; move them there{}",
+                        first.map_or(String::new(), |(name, why)| format!("\n    {name}: {why}"))
                     ))
-                )),
+                }
                 (false, true) => problems.push(format!(
                     "with steps 1 to {solved} solved, {step} passes already: its tests do not need its own code"
                 )),
@@ -202,6 +242,7 @@ pub fn steps_are_cumulative(where_: &Where, lab: &workspace::Lab) -> Result<Stat
         if problems.len() == problems_before {
             println!("steps 1 to {solved} solved: exactly those pass");
         }
+        at_stage(&scratch, step, Some(verdict))?;
     }
     if problems.is_empty() {
         return Ok(Status::Passed);
@@ -365,7 +406,10 @@ mod tests {
     fn steps_solved_in_order_pass_in_order_and_a_misplaced_test_is_named() {
         let fixture = Fixture::new();
         let (here, lab, course) = (fixture.here(), &fixture.lab, &fixture.course);
-        assert_eq!(message(steps_are_cumulative(&here, lab).unwrap()), "passed");
+        assert_eq!(
+            message(stage_by_stage(&here, lab, false, &mut |_, _, _| Ok(())).unwrap()),
+            "passed"
+        );
 
         // Step 2's test now also needs step 3's code, and step 3's test none of its own.
         let tests = course.join("labs/01-demo/tests/demo.rs");
@@ -377,7 +421,7 @@ mod tests {
             .replace(countdown, r#"expect_eq(demo::add(1, 1), 2, "1 + 1");"#)
             .replace(greet, &format!("{greet}\n    {countdown}"));
         std::fs::write(&tests, misplaced).unwrap();
-        let why = message(steps_are_cumulative(&here, lab).unwrap());
+        let why = message(stage_by_stage(&here, lab, false, &mut |_, _, _| Ok(())).unwrap());
         assert!(
             why.contains("with steps 1 to 1 solved, step 3 (Count down) passes already"),
             "{why}"

@@ -96,6 +96,12 @@ pub fn build(target: &Target) -> Result<Build> {
     if let Some(dir) = target.target_dir {
         command.env("CARGO_TARGET_DIR", dir);
     }
+    // Only the test targets built from the lab's `tests/`: a plain `--no-run` also compiles
+    // the lib and the bin a second time as their own unit-test harnesses (and a solution's
+    // other suites), which nobody runs here and which cost about as much as the lab itself.
+    for name in test_targets_in(target)? {
+        command.args(["--test", &name]);
+    }
     let (status, stdout, stderr) = run_cargo(&mut command, target.show_progress)
         .with_context(|| format!("running cargo to build {}'s tests", target.package))?;
     if !status.success() {
@@ -120,6 +126,56 @@ pub fn build(target: &Target) -> Result<Build> {
         );
     }
     Ok(Build::Built(executables))
+}
+
+/// The names of the package's test targets whose source is in `tests_dir`, from
+/// `cargo metadata` (a solution's `[[test]]` may point at the lab's file under another name).
+/// Empty when there are none: the build then compiles every target, and says so below.
+fn test_targets_in(target: &Target) -> Result<Vec<String>> {
+    let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(target.workspace)
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .context("running cargo metadata")?;
+    if !output.status.success() {
+        bail!(
+            "cargo metadata failed in {}: {}",
+            target.workspace.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    Ok(test_targets_of(&metadata, target.package, target.tests_dir))
+}
+
+fn test_targets_of(metadata: &serde_json::Value, package: &str, tests_dir: &Path) -> Vec<String> {
+    let tests_dir = tests_dir
+        .canonicalize()
+        .unwrap_or_else(|_| tests_dir.to_path_buf());
+    let Some(packages) = metadata["packages"].as_array() else {
+        return Vec::new();
+    };
+    packages
+        .iter()
+        .filter(|p| p["name"] == package)
+        .flat_map(|p| p["targets"].as_array().into_iter().flatten())
+        .filter(|t| {
+            t["kind"]
+                .as_array()
+                .is_some_and(|kinds| kinds.iter().any(|k| k == "test"))
+        })
+        .filter(|t| {
+            t["src_path"].as_str().is_some_and(|src| {
+                let src = Path::new(src);
+                src.canonicalize()
+                    .unwrap_or_else(|_| src.to_path_buf())
+                    .starts_with(&tests_dir)
+            })
+        })
+        .filter_map(|t| t["name"].as_str().map(str::to_owned))
+        .collect()
 }
 
 /// Runs cargo, capturing stdout and stderr, echoing stderr's progress lines if asked.
@@ -474,6 +530,26 @@ pub fn first_lines(text: &str, count: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_test_targets_from_the_labs_tests_folder_are_built() {
+        let tests = std::env::temp_dir().join("course-testrun-targets/labs/01-x/tests");
+        let metadata = serde_json::json!({ "packages": [
+            { "name": "solution-01-x", "targets": [
+                { "name": "x", "kind": ["lib"], "src_path": "/c/solutions/01-x/src/lib.rs" },
+                { "name": "graded", "kind": ["test"], "src_path": tests.join("graded.rs") },
+                { "name": "interop", "kind": ["test"], "src_path": "/c/solutions/01-x/tests/interop.rs" },
+            ]},
+            { "name": "lab-01-x", "targets": [
+                { "name": "graded", "kind": ["test"], "src_path": tests.join("graded.rs") },
+            ]},
+        ]});
+        assert_eq!(
+            test_targets_of(&metadata, "solution-01-x", &tests),
+            vec!["graded".to_owned()]
+        );
+        assert!(test_targets_of(&metadata, "lab-02-y", &tests).is_empty());
+    }
 
     const OUTPUT: &str = "\nrunning 3 tests\ntest step1_publish ... ok\ntest wire::step2_poll ... FAILED\ntest step3_sse ... FAILED\n\nfailures:\n\n---- wire::step2_poll stdout ----\n\nthread 'wire::step2_poll' panicked at labs/01/tests/t.rs:10:5:\nexpected 2 messages, got 0 (see book/src/01-transports/long-polling.md)\nnote: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n\n---- step3_sse stdout ----\nnot yet implemented: step 3\n\nfailures:\n    wire::step2_poll\n    step3_sse\n\ntest result: FAILED. 1 passed; 2 failed\n";
 

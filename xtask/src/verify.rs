@@ -89,10 +89,13 @@ pub fn run(cumulative: bool) -> Result<()> {
         let name = format!("{} passes every step", lab.solution_package);
         record(&name, &mut || labsteps::solution_passes(&here, &lab));
         if cumulative {
-            let name = format!("{}: steps 1..N solved pass exactly 1..N", lab.dir_name);
-            record(&name, &mut || labsteps::steps_are_cumulative(&here, &lab));
-            let name = format!("{}: wrong answers caught at their step", lab.dir_name);
-            record(&name, &mut || crate::wrong::verify_lab(&here, &lab));
+            let name = format!(
+                "{}: steps 1..N solved pass exactly 1..N, and step N's wrong answers are caught there",
+                lab.dir_name
+            );
+            record(&name, &mut || {
+                crate::wrong::verify_with_cumulative(&here, &lab)
+            });
         }
     }
     for suite in SUITES {

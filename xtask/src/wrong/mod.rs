@@ -72,20 +72,6 @@ pub fn command(lab: Option<String>) -> Result<()> {
     Ok(())
 }
 
-/// `verify`'s check of one lab.
-pub fn verify_lab(where_: &Where, lab: &workspace::Lab) -> Result<Status> {
-    let verdicts = check_lab(where_, lab)?;
-    if verdicts.is_empty() {
-        return Ok(Status::NotRun(format!(
-            "no wrong answers: add them under {}/{}",
-            corpus::DIR,
-            lab.dir_name
-        )));
-    }
-    print_verdicts(&verdicts);
-    Ok(status(&verdicts))
-}
-
 fn status(verdicts: &[Verdict]) -> Status {
     let missed: Vec<String> = verdicts
         .iter()
@@ -146,22 +132,88 @@ pub fn check_lab(where_: &Where, lab: &workspace::Lab) -> Result<Vec<Verdict>> {
     }
     let scratch = Scratch::new(where_, lab)?;
     let mut verdicts = Vec::new();
-    // The step being judged, and why its stage is unsound (its tests fail without any mistake).
-    let mut stage: Option<(u32, Option<String>)> = None;
-    for entry in entries {
-        let step = steps
-            .steps
+    for step in &steps.steps {
+        let mine: Vec<Entry> = entries
             .iter()
-            .find(|s| s.id == entry.step)
-            .expect("corpus::load checked the step");
-        if stage.as_ref().map(|(id, _)| *id) != Some(step.id) {
-            crate::derive::write(&scratch.lab, step.id)?;
-            stage = Some((step.id, unsound(&scratch, step)?));
+            .filter(|e| e.step == step.id)
+            .cloned()
+            .collect();
+        if mine.is_empty() {
+            continue;
         }
+        crate::derive::write(&scratch.lab, step.id)?;
+        verdicts.extend(check_stage(&scratch, step, mine, None)?);
+    }
+    Ok(verdicts)
+}
+
+/// `verify --cumulative`'s check of one lab: the cumulative check, and at each of its
+/// stages the wrong answers of that stage's step, so no stage is derived, built and tested
+/// twice. One status for both: the cumulative problems first, then the escaped entries.
+pub fn verify_with_cumulative(where_: &Where, lab: &workspace::Lab) -> Result<Status> {
+    let steps = steps::load(&lab.dir)?;
+    let entries = corpus::load(where_.course, &lab.dir_name, &steps)?;
+    let mut verdicts = Vec::new();
+    let cumulative = labsteps::stage_by_stage(
+        where_,
+        lab,
+        !entries.is_empty(),
+        &mut |scratch, step, judged| {
+            let mine: Vec<Entry> = entries
+                .iter()
+                .filter(|e| e.step == step.id)
+                .cloned()
+                .collect();
+            if !mine.is_empty() {
+                verdicts.extend(check_stage(scratch, step, mine, judged)?);
+            }
+            Ok(())
+        },
+    )?;
+    let wrong = if entries.is_empty() {
+        Status::NotRun(format!(
+            "no wrong answers: add them under {}/{}",
+            corpus::DIR,
+            lab.dir_name
+        ))
+    } else if verdicts.len() < entries.len() {
+        Status::Failed(format!(
+            "{} of {} wrong answers were not judged: no stage reached their step",
+            entries.len() - verdicts.len(),
+            entries.len()
+        ))
+    } else {
+        print_verdicts(&verdicts);
+        status(&verdicts)
+    };
+    Ok(match (cumulative, wrong) {
+        (Status::Failed(a), Status::Failed(b)) => Status::Failed(format!("{a}\n{b}")),
+        (Status::Failed(why), _) | (_, Status::Failed(why)) => Status::Failed(why),
+        (Status::NotRun(a), Status::NotRun(b)) => Status::NotRun(format!("{a}; {b}")),
+        (Status::NotRun(why), _) | (_, Status::NotRun(why)) => Status::NotRun(why),
+        (Status::Passed, Status::Passed) => Status::Passed,
+    })
+}
+
+/// The entries of one step, in the copy already derived to that step's stage. `judged` is
+/// what the cumulative check saw of step N there; `None` means nobody looked, so its tests
+/// are run once without any mistake first (else no entry of that step can be judged).
+fn check_stage(
+    scratch: &Scratch,
+    step: &Step,
+    entries: Vec<Entry>,
+    judged: labsteps::StageVerdict,
+) -> Result<Vec<Verdict>> {
+    let unsound = match judged {
+        Some(verdict) => verdict.err(),
+        None => unsound(scratch, step)?,
+    };
+    let mut verdicts = Vec::new();
+    for entry in entries {
         let started = Instant::now();
-        let caught_by = match stage.as_ref().and_then(|(_, why)| why.clone()) {
-            Some(why) => Err(why),
-            None => try_entry(&scratch, step, &entry)?,
+        let caught_by = match &unsound {
+            Some(why) => Err(why.clone()),
+            None => try_entry(scratch, step, &entry)?,
         };
         println!(
             "  {} {} ({:.0} s)",
@@ -234,7 +286,10 @@ fn judge(step: &Step, entry: &Entry, results: &[TestResult]) -> Result<String, S
     if own.is_empty() {
         return Err(format!("no step {} test ran", step.id));
     }
-    let failing: Vec<&&TestResult> = own.iter().filter(|r| !r.outcome.passed()).collect();
+    // By name, not in the order the parallel tests happened to finish: the report must
+    // name the same test on every run.
+    let mut failing: Vec<&&TestResult> = own.iter().filter(|r| !r.outcome.passed()).collect();
+    failing.sort_by(|a, b| a.name.cmp(&b.name));
     let Some(first) = failing.first() else {
         return Err(format!(
             "every step {} test passes with it ({} tests)",
@@ -326,7 +381,7 @@ mod tests {
             Err("every step 3 test passes with it (1 tests)")
         );
         // verify fails, naming each entry that escaped with its description.
-        let Status::Failed(why) = verify_lab(&here, &lab).unwrap() else {
+        let Status::Failed(why) = verify_with_cumulative(&here, &lab).unwrap() else {
             panic!("two wrong answers escape: verify must fail");
         };
         assert!(
