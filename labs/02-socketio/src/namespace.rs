@@ -402,6 +402,8 @@ impl Namespace {
 
     /// Hands a newly connected socket to the application.
     pub(crate) fn on_connect(&self, socket: Socket) {
+        let span = socket.span().clone();
+        let _in_span = span.enter();
         (self.config.on_connect)(socket);
     }
 

@@ -8,6 +8,10 @@
 //! Besides its JSON `data` (what travels to other servers in `fetch_sockets` and is saved for
 //! recovery), a socket carries typed extensions for what stays in this process: decoded token
 //! claims, rate-limiter state.
+//!
+//! Each socket has a tracing span (`socket{id nsp sub}`), entered while its connect handler,
+//! event hooks, handlers and disconnect handlers run: every log line they write says which
+//! socket it is about, without each call site repeating it.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -90,6 +94,7 @@ struct Inner {
     recovered: AtomicBool,
     extensions: Mutex<Extensions>,
     hooks: Mutex<Vec<Arc<dyn EventHook>>>,
+    span: tracing::Span,
 }
 
 /// A client connected to a namespace. Cloning gives another handle to the same socket.
@@ -119,6 +124,13 @@ impl Socket {
     ) -> Socket {
         let acks = PendingAcks::new(ns.ack_ids().clone());
         let hooks = ns.hooks().to_vec();
+        // `sub` stays empty until a middleware knows who the client is (chapter 4's JWT).
+        let span = tracing::info_span!(
+            "socket",
+            id = %id,
+            nsp = %ns.name(),
+            sub = tracing::field::Empty
+        );
         Socket {
             inner: Arc::new(Inner {
                 id,
@@ -134,6 +146,7 @@ impl Socket {
                 recovered: AtomicBool::new(false),
                 extensions: Mutex::new(extensions),
                 hooks: Mutex::new(hooks),
+                span,
             }),
         }
     }
@@ -145,6 +158,11 @@ impl Socket {
     /// Whether this socket got its previous session back (socket.io's `socket.recovered`).
     pub fn recovered(&self) -> bool {
         self.inner.recovered.load(Ordering::Acquire)
+    }
+
+    /// This socket's tracing span; `span().record("sub", user)` names who it is.
+    pub fn span(&self) -> &tracing::Span {
+        &self.inner.span
     }
 
     /// The typed extension `T`, if a middleware or handler inserted one.
@@ -396,6 +414,12 @@ impl Socket {
 
     /// An EVENT from the client: run the hooks, then find the handler and run it.
     pub(crate) async fn on_event(&self, packet: Packet) {
+        use tracing::Instrument as _;
+        let span = self.inner.span.clone();
+        self.handle_event(packet).instrument(span).await
+    }
+
+    async fn handle_event(&self, packet: Packet) {
         // The codec checked that data is an array starting with a string or a number.
         let Some(Value::Array(mut items)) = packet.data else {
             return;
@@ -495,6 +519,7 @@ impl Socket {
         self.inner.acks.clear();
         let handlers = std::mem::take(&mut *lock(&self.inner.on_disconnect));
         lock(&self.inner.handlers).clear();
+        let _in_span = self.inner.span.enter();
         for handler in handlers {
             handler(self.clone(), reason);
         }

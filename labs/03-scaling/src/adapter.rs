@@ -10,7 +10,7 @@
 use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, ready};
@@ -32,7 +32,8 @@ use crate::requests::{Pending, collect, random_id};
 use crate::wire::{self, Broadcast, Request, Response};
 
 /// One publication waiting in the outbox: channel and payload.
-type Outgoing = (String, Vec<u8>);
+/// A publication: channel, payload, and when it was queued (for the lag).
+type Outgoing = (String, Vec<u8>, Instant);
 
 /// Publications waiting for Redis at most. While Redis is away each PUBLISH takes up to the
 /// 1 s connection timeout to fail, so the outbox fills; a message still queued when Redis comes
@@ -180,9 +181,10 @@ impl RedisAdapter {
     fn publish(&self, channel: String, payload: Vec<u8>) {
         // Full: Redis has been failing long enough to queue OUTBOX_CAPACITY messages. This one
         // is lost now, counted, rather than memory growing for as long as the outage lasts.
-        if self.outbox.try_send((channel, payload)).is_err() {
-            self.stats.publish_failures.fetch_add(1, Ordering::Relaxed);
-        }
+        match self.outbox.try_send((channel, payload, Instant::now())) {
+            Ok(()) => self.stats.queued.fetch_add(1, Ordering::Relaxed),
+            Err(_) => self.stats.publish_failures.fetch_add(1, Ordering::Relaxed),
+        };
     }
 
     fn send_request(&self, request: &Request) {
@@ -236,6 +238,7 @@ impl RedisAdapter {
     fn on_message(self: &Arc<Self>, message: redis::Msg) {
         let channel = message.get_channel_name();
         let payload = message.get_payload_bytes();
+        self.stats.received.fetch_add(1, Ordering::Relaxed);
         if let Some(room) = self.channels.room_of(channel) {
             self.on_broadcast(room, payload);
         } else if channel == self.channels.request {
@@ -435,8 +438,14 @@ async fn run_publisher(
     stats: Arc<Stats>,
 ) {
     let mut failing = false;
-    while let Some((channel, payload)) = outbox.recv().await {
+    while let Some((channel, payload, queued_at)) = outbox.recv().await {
         let result: redis::RedisResult<i64> = conn.publish(&channel, payload).await;
+        stats.queued.fetch_sub(1, Ordering::Relaxed);
+        if result.is_ok() {
+            let lag = queued_at.elapsed().as_micros() as u64;
+            stats.publish_lag_micros.fetch_add(lag, Ordering::Relaxed);
+            stats.published.fetch_add(1, Ordering::Relaxed);
+        }
         match result {
             Ok(_) if failing => {
                 failing = false;

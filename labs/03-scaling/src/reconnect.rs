@@ -25,6 +25,15 @@ pub struct Stats {
     pub reconnects: AtomicU64,
     /// Publications that failed (Redis unreachable): their messages are lost.
     pub publish_failures: AtomicU64,
+    /// Publications Redis accepted.
+    pub published: AtomicU64,
+    /// Messages that arrived on the adapter's channels (its own broadcasts included).
+    pub received: AtomicU64,
+    /// Publications waiting in the outbox: grows when Redis is slow or away.
+    pub queued: AtomicU64,
+    /// Time the accepted publications spent between the emit and Redis' reply, summed (µs):
+    /// with `published`, the mean lag a broadcast adds before any other instance can see it.
+    pub publish_lag_micros: AtomicU64,
 }
 
 impl Stats {
@@ -39,6 +48,19 @@ impl Stats {
     }
     pub fn publish_failures(&self) -> u64 {
         self.publish_failures.load(Ordering::Relaxed)
+    }
+    pub fn published(&self) -> u64 {
+        self.published.load(Ordering::Relaxed)
+    }
+    pub fn received(&self) -> u64 {
+        self.received.load(Ordering::Relaxed)
+    }
+    pub fn queued(&self) -> u64 {
+        self.queued.load(Ordering::Relaxed)
+    }
+    /// The summed lag of the accepted publications, in seconds.
+    pub fn publish_lag_seconds(&self) -> f64 {
+        self.publish_lag_micros.load(Ordering::Relaxed) as f64 / 1e6
     }
 }
 

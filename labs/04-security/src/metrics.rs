@@ -213,6 +213,46 @@ impl Metrics {
                 &["namespace"],
                 reconnects.collect::<Vec<_>>(),
             );
+            let messages = adapters.iter().flat_map(|(ns, stats)| {
+                [
+                    row(ns, "published", stats.published()),
+                    row(ns, "received", stats.received()),
+                ]
+            });
+            write_family(
+                &mut out,
+                "socket_io_adapter_messages_total",
+                "counter",
+                "Redis adapter messages published (accepted by Redis) and received, by direction.",
+                &["namespace", "direction"],
+                messages.collect::<Vec<_>>(),
+            );
+            let per_namespace = |value: fn(&scaling::Stats) -> f64| {
+                adapters
+                    .iter()
+                    .map(|(ns, stats)| (vec![ns.clone()], value(stats)))
+                    .collect::<Vec<_>>()
+            };
+            write_family(
+                &mut out,
+                "socket_io_adapter_queued",
+                "gauge",
+                "Publications waiting for Redis in the adapter's outbox.",
+                &["namespace"],
+                per_namespace(|s| s.queued() as f64),
+            );
+            // A summary without quantiles: rate(_sum) / rate(_count) is the mean lag.
+            let name = "socket_io_adapter_publish_lag_seconds";
+            let _ = writeln!(
+                out,
+                "# HELP {name} Time from an emit to Redis accepting its publication."
+            );
+            let _ = writeln!(out, "# TYPE {name} summary");
+            for (ns, stats) in &adapters {
+                let labels = label_set(&["namespace"], std::slice::from_ref(ns));
+                let _ = writeln!(out, "{name}_sum{labels} {}", stats.publish_lag_seconds());
+                let _ = writeln!(out, "{name}_count{labels} {}", stats.published());
+            }
         }
         out
     }

@@ -13,8 +13,9 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
-use redis::aio::ConnectionManager;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use scaling::{RedisAdapter, RedisAdapterConfig};
+use serde_json::Value;
 use socketio::{AdapterError, Config, SocketIo};
 
 use crate::auth::Authenticator;
@@ -93,7 +94,7 @@ pub async fn start(settings: Settings) -> Result<Server, AdapterError> {
     }
     let connection = match &settings.redis {
         Some(client) => Some(
-            ConnectionManager::new(client.clone())
+            ConnectionManager::new_with_config(client.clone(), redis_config())
                 .await
                 .map_err(|e| AdapterError::Unavailable(e.to_string()))?,
         ),
@@ -122,10 +123,20 @@ pub async fn start(settings: Settings) -> Result<Server, AdapterError> {
         |builder, name| {
             let limit = limit.clone();
             builder.ns(name, move |socket| {
-                crate::chat::register(&socket);
-                if let Some(limit) = limit.clone() {
-                    socket.on_disconnect(move |socket, _reason| limit.release(&socket));
+                // The socket's span (chapter 2) now names the user: every line logged for
+                // this socket says who, and the token itself is never logged.
+                if let Some(Value::String(user)) = socket.data().get("user") {
+                    socket.span().record("sub", user.as_str());
                 }
+                tracing::info!(recovered = socket.recovered(), "socket connected");
+                crate::chat::register(&socket);
+                let limit = limit.clone();
+                socket.on_disconnect(move |socket, reason| {
+                    tracing::info!(reason, "socket disconnected");
+                    if let Some(limit) = &limit {
+                        limit.release(&socket);
+                    }
+                });
             })
         },
     );
@@ -182,6 +193,17 @@ pub async fn start(settings: Settings) -> Result<Server, AdapterError> {
         metrics,
         revocations,
     })
+}
+
+/// Redis answers the limits on the path of every CONNECT and event: while it is down, a check
+/// must fail within about a second (and the limit fall back as limits.md says), not hold the
+/// client through the default reconnect schedule.
+fn redis_config() -> ConnectionManagerConfig {
+    ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(1)))
+        .set_response_timeout(Some(Duration::from_secs(1)))
+        .set_number_of_retries(1)
+        .set_max_delay(Duration::from_secs(1))
 }
 
 async fn metrics_page(State(metrics): State<Metrics>) -> impl IntoResponse {

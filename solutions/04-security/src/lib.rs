@@ -8,6 +8,7 @@
 //! - [`chat`]: the chat contract with room names and message sizes checked.
 //! - [`metrics`], [`histogram`]: `/metrics` in Prometheus' format (an observer).
 //! - [`tls`]: `https://` and `wss://` with rustls.
+//! - [`logs`]: text or JSON log lines, with each socket's span.
 //! - [`app`]: the server with every layer, `/healthz` and `/readyz`.
 
 pub mod app;
@@ -20,6 +21,7 @@ pub mod flood;
 pub mod gate;
 pub mod histogram;
 pub mod jwt;
+pub mod logs;
 pub mod metrics;
 pub mod origin;
 pub mod revocation;

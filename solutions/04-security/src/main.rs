@@ -1,11 +1,12 @@
 //! The chapter 4 server: `cargo run -p solution-04-security -- --addr 127.0.0.1:3004
 //! [--redis URL] [--jwt-secret SECRET] [--jwt-audience chat] [--allowed-origins A,B]
-//! [--tls-cert cert.pem --tls-key key.pem]`.
+//! [--tls-cert cert.pem --tls-key key.pem] [--log-format json]`.
 //! Every flag also reads its environment variable (`REDIS_URL`, `JWT_SECRET`, ...). Without a
 //! secret, authentication is off, and the server says so: chapter 2's clients still work.
 
 use clap::Parser;
 use security::Settings;
+use security::logs::LogFormat;
 
 #[derive(Parser)]
 #[command(about = "The chat server of chapter 4: JWT, Origin, limits, metrics.")]
@@ -31,16 +32,15 @@ struct Args {
     /// PEM private key of --tls-cert.
     #[arg(long, env = "TLS_KEY", requires = "tls_cert")]
     tls_key: Option<std::path::PathBuf>,
+    /// Log lines as text, or as one JSON object per line for a log collector.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t)]
+    log_format: LogFormat,
 }
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
     let args = Args::parse();
+    security::logs::init(args.log_format);
     let redis = match args.redis.as_deref().filter(|u| !u.trim().is_empty()) {
         Some(url) => Some(redis::Client::open(url).map_err(std::io::Error::other)?),
         None => None,
