@@ -274,17 +274,41 @@ fn enclosing_function(lines_to_anchor: &[&str]) -> Option<String> {
             .strip_prefix('<')
             .map_or(head, |h| h.split_once('>').map_or(h, |(_, t)| t))
             .trim();
-        let ty = head.rsplit(" for ").next()?.trim();
-        let ty: String = ty
-            .chars()
-            .take_while(|c| c.is_alphanumeric() || *c == '_')
-            .collect();
-        Some((!ty.is_empty()).then_some(ty))
+        Some(impl_name(head))
     });
     Some(match owner.flatten() {
-        Some(ty) => format!("{ty}::{name}"),
+        Some(owner) => format!("{owner}::{name}"),
         None => name,
     })
+}
+
+/// How cargo-mutants names the functions of an `impl` block whose head (generics removed)
+/// is `head`: the type as written for `impl Type` (`Reader<'_>`), `<impl Trait for Type>`
+/// with the trait's last path segment for a trait impl. `None` for `impl Default for ...`,
+/// whose functions cargo-mutants does not mutate.
+fn impl_name(head: &str) -> Option<String> {
+    let tidy = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let (trait_path, ty) = match head.split_once(" for ") {
+        Some((trait_path, ty)) => (Some(trait_path.trim()), tidy(ty)),
+        None => (None, tidy(head)),
+    };
+    if ty.is_empty() {
+        return None;
+    }
+    let Some(trait_path) = trait_path else {
+        return Some(ty);
+    };
+    let trait_name: String = trait_path
+        .rsplit("::")
+        .next()
+        .unwrap_or(trait_path)
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect();
+    if trait_name.is_empty() || trait_name == "Default" {
+        return None;
+    }
+    Some(format!("<impl {trait_name} for {ty}>"))
 }
 
 /// cargo-mutants' `--re`: mutants whose name says they are in one of `functions`, either
@@ -405,11 +429,29 @@ mod tests {
 
     #[test]
     fn a_region_is_named_by_its_function_and_impl() {
-        let source = "impl<T> Adapter for LocalAdapter {\n    fn other() {}\n    pub fn recipients(&self) {\n        // ANCHOR: recipients";
+        let source = "impl LocalAdapter {\n    fn other() {}\n    pub fn recipients(&self) {\n        // ANCHOR: recipients";
         let lines: Vec<&str> = source.lines().collect();
         assert_eq!(
             super::enclosing_function(&lines).as_deref(),
             Some("LocalAdapter::recipients")
+        );
+        // cargo-mutants names a trait impl's methods `<impl Trait for Type>::name` (lab 03's
+        // `publish` is in `impl Adapter for RedisAdapter`), and keeps a type's lifetimes.
+        let source = "impl<T> socketio::Adapter for RedisAdapter {\n    fn broadcast(&self) {\n        // ANCHOR: publish";
+        let lines: Vec<&str> = source.lines().collect();
+        assert_eq!(
+            super::enclosing_function(&lines).as_deref(),
+            Some("<impl Adapter for RedisAdapter>::broadcast")
+        );
+        let source = "impl Reader<'_> {\n    fn next(&self) {\n        // ANCHOR: next";
+        let lines: Vec<&str> = source.lines().collect();
+        assert_eq!(
+            super::enclosing_function(&lines).as_deref(),
+            Some("Reader<'_>::next")
+        );
+        assert_eq!(
+            super::functions_regex(&["<impl Adapter for RedisAdapter>::broadcast".into()]),
+            "(replace | in )(<impl Adapter for RedisAdapter>::broadcast)( |$)"
         );
         let free = "impl A {\n}\n\npub async fn run(x: u8) {\n    // ANCHOR: heartbeat";
         let lines: Vec<&str> = free.lines().collect();

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use socketio::AdapterError;
 
-use support::{Cluster, RawSubscriber, WAIT, payload};
+use support::{Cluster, FakeServer, RawSubscriber, WAIT, payload};
 
 // The page each failure message points at: the one that explains what the test checks.
 const PAGE: &str = "book/src/03-scaling/lab.md";
@@ -70,7 +70,11 @@ async fn step1_an_emit_to_one_room_goes_on_the_room_channel() {
         format!("{}#/#general#", cluster.key),
         "a broadcast to exactly one room goes on `<key>#/#<room>#` (see {WIRE})"
     );
-    assert_eq!(message[2]["rooms"], json!(["general"]), "got {message}");
+    assert_eq!(
+        message[2]["rooms"],
+        json!(["general"]),
+        "expected the room in the published options, got {message} (see {WIRE})"
+    );
     let ns = cluster.ns(0);
     ns.to("general").to("music").emit("news", vec![json!(1)]);
     let (channel, message) = raw.next("the two-room broadcast on Redis").await;
@@ -82,7 +86,7 @@ async fn step1_an_emit_to_one_room_goes_on_the_room_channel() {
     assert_eq!(
         message[2]["rooms"],
         json!(["general", "music"]),
-        "got {message}"
+        "expected both rooms in the published options, got {message} (see {WIRE})"
     );
     ns.operator().local().emit("local-only", vec![]);
     ns.emit("after-local", vec![]);
@@ -91,6 +95,26 @@ async fn step1_an_emit_to_one_room_goes_on_the_room_channel() {
         message[1]["data"][0], "after-local",
         "a `local` broadcast is not published: expected the next message to be the one after \
          it, got {message} (see {WIRE})"
+    );
+}
+
+#[tokio::test]
+async fn step1_a_broadcasts_flags_travel_with_it() {
+    let cluster = Cluster::start(1).await;
+    let mut raw = RawSubscriber::pattern(&cluster, &format!("{}#*", cluster.key)).await;
+    cluster
+        .ns(0)
+        .operator()
+        .volatile()
+        .emit("tick", vec![json!(1)]);
+    let (_, message) = raw
+        .next(&format!("the volatile broadcast on Redis (see {WIRE})"))
+        .await;
+    assert_eq!(
+        message[2]["flags"],
+        json!({"volatile": true}),
+        "expected the broadcast's flags in its options: each receiver applies `volatile` \
+         itself, got {message} (see {WIRE})"
     );
 }
 
@@ -145,7 +169,9 @@ async fn step2_the_seed_scenario_a_reaches_b_and_c_not_a() {
     a.send(r#"42["chat",{"text":"hello"}]"#).await;
     let expected = json!(["chat", {"text": "hello", "from": a.sid}]);
     for (name, client) in [("B on instance 2", &mut b), ("C on instance 3", &mut c)] {
-        let got = client.recv(&format!("A's chat at {name}")).await;
+        let got = client
+            .recv(&format!("A's chat at {name} (see {ADAPTER})"))
+            .await;
         assert_eq!(
             payload(&got, "42"),
             expected,
@@ -164,7 +190,7 @@ async fn step2_no_message_is_delivered_twice() {
     a.send(r#"42["chat",{"text":"one"}]"#).await;
     let first = d.recv("A's chat at D, on the same instance").await;
     assert_eq!(payload(&first, "42")[1]["text"], "one", "got {first}");
-    let at_b = b.recv("A's chat at B").await;
+    let at_b = b.recv(&format!("A's chat at B (see {ADAPTER})")).await;
     assert_eq!(payload(&at_b, "42")[1]["text"], "one", "got {at_b}");
     // B's answer is published after A's chat came back from Redis to instance 1, so D reads
     // it next, unless instance 1 delivered its own broadcast a second time.
@@ -190,6 +216,66 @@ async fn step2_except_skips_sockets_on_other_instances() {
     assert_eq!(payload(&got, "42"), json!(["news", "n1"]), "see {ADAPTER}");
     b.assert_nothing("B is in `muted`, which the broadcast excepts")
         .await;
+}
+
+#[tokio::test]
+async fn step2_the_rooms_of_a_broadcast_hold_on_the_receiving_instance() {
+    let cluster = Cluster::start(2).await;
+    let mut b = cluster.client(1).await;
+    let mut c = cluster.client(1).await;
+    let mut d = cluster.client(1).await;
+    b.join("general").await;
+    c.join("music").await;
+    // Two rooms: the base channel, so this needs no room channel (step 3).
+    cluster
+        .ns(0)
+        .to("general")
+        .to("music")
+        .emit("news", vec![json!("n1")]);
+    for (name, client) in [("B in `general`", &mut b), ("C in `music`", &mut c)] {
+        let got = client
+            .recv(&format!(
+                "the news to `general` and `music` at {name}, on instance 2 (see {ADAPTER})"
+            ))
+            .await;
+        assert_eq!(
+            payload(&got, "42"),
+            json!(["news", "n1"]),
+            "expected the news at {name} (see {ADAPTER})"
+        );
+    }
+    d.assert_nothing(
+        "D (instance 2) is in neither room: the rooms of a broadcast hold on the instance that \
+         receives it",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn step2_a_packet_of_another_namespace_is_not_delivered() {
+    let cluster = Cluster::start(1).await;
+    let mut a = cluster.client(0).await;
+    let mut publisher = cluster.redis_connection().await;
+    // As another instance would publish them on `/`'s base channel: one for `/admin`, then
+    // one for `/`. They arrive in this order.
+    for (nsp, event) in [("/admin", "secret"), ("/", "news")] {
+        let _: i64 = redis::cmd("PUBLISH")
+            .arg(format!("{}#/#", cluster.key))
+            .arg(support::raw_broadcast("other1", nsp, event))
+            .query_async(&mut publisher)
+            .await
+            .expect("PUBLISH works");
+    }
+    let got = a
+        .recv(&format!(
+            "the broadcast to `/` after the one to `/admin` (see {ADAPTER})"
+        ))
+        .await;
+    assert_eq!(
+        got, r#"42["news"]"#,
+        "a packet of namespace `/admin` is not for the sockets of `/`: expected the broadcast \
+         to `/` first (see {ADAPTER})"
+    );
 }
 
 #[tokio::test]
@@ -386,7 +472,9 @@ async fn step3_a_room_spans_instances() {
     a.send(r#"42["chat",{"room":"general","text":"to the room"}]"#)
         .await;
     for (name, client) in [("B on instance 2", &mut b), ("C on instance 3", &mut c)] {
-        let got = client.recv(&format!("the room chat at {name}")).await;
+        let got = client
+            .recv(&format!("the room chat at {name} (see {PUBSUB})"))
+            .await;
         assert_eq!(
             payload(&got, "42")[1]["text"],
             "to the room",
@@ -405,7 +493,11 @@ async fn step3_a_targeted_emit_reaches_a_socket_on_another_instance() {
         .ns(0)
         .to(c.sid.clone())
         .emit("dm", vec![json!("for C")]);
-    let got = c.recv("the emit to C's id").await;
+    let got = c
+        .recv(&format!(
+            "the emit to C's id, from instance 1 (see {PUBSUB})"
+        ))
+        .await;
     assert_eq!(
         payload(&got, "42"),
         json!(["dm", "for C"]),
@@ -450,20 +542,94 @@ async fn step4_a_query_times_out_when_a_subscriber_never_answers() {
             "one silent subscriber: 0 answers out of 1 (see {WIRE})"
         ),
         other => panic!(
-            "a subscriber that never answers must make fetch_sockets time out with \
-             AdapterError::Timeout, got {other:?} (see {WIRE})"
+            "expected AdapterError::Timeout: a subscriber that never answers must make \
+             fetch_sockets time out, got {other:?} (see {WIRE})"
         ),
     }
     let result = kit::within(WAIT, ns.adapter().all_rooms(), "all_rooms to fail").await;
     assert!(
         matches!(result, Err(AdapterError::Timeout { .. })),
-        "all_rooms must time out too, got {result:?} (see {WIRE})"
+        "expected all_rooms to time out too, got {result:?} (see {WIRE})"
     );
     assert_eq!(
         cluster.adapter(0).pending_requests(),
         0,
         "a timed-out request is forgotten (see {WIRE})"
     );
+}
+
+#[tokio::test]
+async fn step4_a_query_collects_every_answer_and_counts_the_missing_ones() {
+    let cluster = Cluster::start_with_timeout(1, Duration::from_millis(1000)).await;
+    let _two = FakeServer::answering(&cluster, "room-of-2", Duration::ZERO).await;
+    let _three = FakeServer::answering(&cluster, "room-of-3", Duration::ZERO).await;
+    let ns = cluster.ns(0);
+    let result = kit::within(
+        WAIT,
+        ns.adapter().all_rooms(),
+        &format!("all_rooms with two other servers answering (see {WIRE})"),
+    )
+    .await;
+    match result {
+        Ok(rooms) => assert!(
+            rooms.contains("room-of-2") && rooms.contains("room-of-3"),
+            "expected the rooms of both servers that answered, got {rooms:?} (see {WIRE})"
+        ),
+        Err(e) => panic!(
+            "expected both servers' answers: NUMSUB counts 3, so all_rooms waits for 2, got \
+             {e} (see {WIRE})"
+        ),
+    }
+    let _silent = RawSubscriber::channel(&cluster, &format!("{}-request#/#", cluster.key)).await;
+    let result = kit::within(
+        WAIT,
+        ns.adapter().all_rooms(),
+        &format!("all_rooms to time out (see {WIRE})"),
+    )
+    .await;
+    match result {
+        Err(AdapterError::Timeout {
+            answered, expected, ..
+        }) => assert_eq!(
+            (answered, expected),
+            (2, 3),
+            "expected 2 answers out of 3: two servers answered, one never does (see {WIRE})"
+        ),
+        other => panic!(
+            "expected AdapterError::Timeout: a third server never answers, got {other:?} \
+             (see {WIRE})"
+        ),
+    }
+}
+
+#[tokio::test]
+async fn step4_the_timeout_is_for_the_whole_query_not_each_answer() {
+    // A timeout of 1 s, answers after 0.6 s and 1.2 s: the second is too late for the query,
+    // although it came 0.6 s after the first.
+    let cluster = Cluster::start_with_timeout(1, Duration::from_millis(1000)).await;
+    let _early = FakeServer::answering(&cluster, "early", Duration::from_millis(600)).await;
+    let _late = FakeServer::answering(&cluster, "late", Duration::from_millis(1200)).await;
+    let started = Instant::now();
+    let result = kit::within(
+        WAIT,
+        cluster.ns(0).adapter().all_rooms(),
+        &format!("all_rooms to time out after 1 s (see {WIRE})"),
+    )
+    .await;
+    match result {
+        Err(AdapterError::Timeout {
+            answered, expected, ..
+        }) => assert_eq!(
+            (answered, expected),
+            (1, 2),
+            "expected 1 answer out of 2 within the query's 1 s (see {WIRE})"
+        ),
+        other => panic!(
+            "expected AdapterError::Timeout after 1 s for the whole query (the second server \
+             answers after 1.2 s), got {other:?} after {:?} (see {WIRE})",
+            started.elapsed()
+        ),
+    }
 }
 
 // ------------------------------------------------------------ step 5: answering
@@ -478,7 +644,9 @@ async fn step5_fetch_sockets_sees_every_instance() {
     let ns = cluster.ns(0);
     let all = kit::within(WAIT, ns.operator().fetch_sockets(), "fetch_sockets").await;
     let ids: BTreeSet<String> = all
-        .unwrap_or_else(|e| panic!("fetch_sockets across instances failed: {e} (see {WIRE})"))
+        .unwrap_or_else(|e| {
+            panic!("expected every instance's sockets, fetch_sockets failed: {e} (see {WIRE})")
+        })
         .into_iter()
         .map(|s| s.id)
         .collect();
@@ -493,8 +661,12 @@ async fn step5_fetch_sockets_sees_every_instance() {
         "fetch_sockets in a room",
     )
     .await
-    .unwrap_or_else(|e| panic!("fetch_sockets in a room failed: {e}"));
-    assert_eq!(in_room.len(), 1, "only B is in `general`: {in_room:?}");
+    .unwrap_or_else(|e| panic!("expected B, fetch_sockets in a room failed: {e} (see {WIRE})"));
+    assert_eq!(
+        in_room.len(),
+        1,
+        "expected only B, the one socket in `general`: {in_room:?} (see {WIRE})"
+    );
     assert_eq!(in_room[0].id, b.sid);
     assert!(
         in_room[0].rooms.contains(&"general".to_owned()),
@@ -512,11 +684,13 @@ async fn step5_all_rooms_sees_every_instance() {
     c.join("video-games").await;
     let rooms = kit::within(WAIT, cluster.ns(0).adapter().all_rooms(), "all_rooms")
         .await
-        .unwrap_or_else(|e| panic!("all_rooms across instances failed: {e} (see {WIRE})"));
+        .unwrap_or_else(|e| {
+            panic!("expected every instance's rooms, all_rooms failed: {e} (see {WIRE})")
+        });
     assert!(
         rooms.contains("music") && rooms.contains("video-games"),
-        "all_rooms from instance 1 must hold the rooms of instances 2 and 3, got {rooms:?} \
-         (see {WIRE})"
+        "expected all_rooms from instance 1 to hold the rooms of instances 2 and 3, got \
+         {rooms:?} (see {WIRE})"
     );
 }
 
@@ -539,7 +713,9 @@ async fn step5_server_side_emit_with_ack_gets_every_answer() {
         "the answers to serverSideEmit",
     )
     .await
-    .unwrap_or_else(|e| panic!("serverSideEmit with an ack failed: {e} (see {WIRE})"));
+    .unwrap_or_else(|e| {
+        panic!("expected every other instance's answer, serverSideEmit failed: {e} (see {WIRE})")
+    });
     let from: BTreeSet<&str> = answers.iter().filter_map(|a| a["from"].as_str()).collect();
     assert_eq!(
         from,
@@ -600,6 +776,87 @@ async fn step5_a_broadcast_with_acks_collects_remote_acks() {
     );
 }
 
+#[tokio::test]
+async fn step5_remote_leave_and_disconnect_act_on_another_instance() {
+    let cluster = Cluster::start(2).await;
+    let mut b = cluster.client(1).await;
+    b.join("vip").await;
+    let ns = cluster.ns(0);
+    kit::within(
+        WAIT,
+        ns.to(b.sid.clone()).sockets_leave(vec!["vip".into()]),
+        "socketsLeave",
+    )
+    .await
+    .unwrap_or_else(|e| panic!("expected socketsLeave to be sent, it failed: {e} (see {WIRE})"));
+    // Published in this order on one connection: instance 2 reads them in this order.
+    ns.to("vip").emit("vip-news", vec![]);
+    ns.to(b.sid.clone()).emit("marker", vec![]);
+    let got = b
+        .recv(&format!("the marker after the remote leave (see {WIRE})"))
+        .await;
+    assert_eq!(
+        payload(&got, "42"),
+        json!(["marker"]),
+        "instance 2 must make B leave `vip` on REMOTE_LEAVE: expected the marker, not the \
+         news to `vip` (see {WIRE})"
+    );
+    kit::within(
+        WAIT,
+        ns.to(b.sid.clone()).disconnect_sockets(false),
+        "disconnectSockets",
+    )
+    .await
+    .unwrap_or_else(|e| {
+        panic!("expected disconnectSockets to be sent, it failed: {e} (see {WIRE})")
+    });
+    ns.to(b.sid.clone()).emit("still-there", vec![]);
+    let got = b
+        .recv(&format!(
+            "B's DISCONNECT after the remote disconnect (see {WIRE})"
+        ))
+        .await;
+    assert_eq!(
+        got, "41",
+        "instance 2 must disconnect B on REMOTE_DISCONNECT: expected `41` before anything \
+         else (see {WIRE})"
+    );
+}
+
+#[tokio::test]
+async fn step5_answers_go_to_the_requester_with_publish_on_specific_response_channel() {
+    let cluster = Cluster::start_answering_on_specific_channels(2).await;
+    let mut b = cluster.client(1).await;
+    b.join("music").await;
+    let own = format!("{}-response#/#{}#", cluster.key, cluster.uid(0));
+    let mut raw = RawSubscriber::channel(&cluster, &own).await;
+    let rooms = kit::within(WAIT, cluster.ns(0).adapter().all_rooms(), "all_rooms")
+        .await
+        .unwrap_or_else(|e| {
+            panic!("expected instance 2's rooms, all_rooms failed: {e} (see {WIRE})")
+        });
+    assert!(
+        rooms.contains("music"),
+        "expected all_rooms to hold instance 2's `music`, got {rooms:?} (see {WIRE})"
+    );
+    let (_, answer) = raw
+        .next(&format!(
+            "instance 2's ALL_ROOMS answer on instance 1's own channel {own} (see {WIRE})"
+        ))
+        .await;
+    assert!(
+        answer["rooms"]
+            .as_array()
+            .is_some_and(|rooms| rooms.contains(&json!("music"))),
+        "expected instance 2's rooms on {own}, got {answer} (see {WIRE})"
+    );
+    assert_eq!(
+        cluster.adapter(1).remembered_requesters(),
+        0,
+        "expected instance 2 to forget the requester of an answered ALL_ROOMS (see {WIRE})"
+    );
+}
+
 // ------------------------------------------------------------ support
 
 mod support {
@@ -631,22 +888,46 @@ mod support {
         }
 
         pub async fn start_with_timeout(n: usize, timeout: Duration) -> Cluster {
+            let config = RedisAdapterConfig {
+                request_timeout: timeout,
+                ..RedisAdapterConfig::default()
+            };
+            Self::start_with(n, config).await
+        }
+
+        /// Instances that answer each request on its requester's own response channel
+        /// (Node's `publishOnSpecificResponseChannel`).
+        pub async fn start_answering_on_specific_channels(n: usize) -> Cluster {
+            let config = RedisAdapterConfig {
+                request_timeout: Duration::from_secs(2),
+                publish_on_specific_response_channel: true,
+                ..RedisAdapterConfig::default()
+            };
+            Self::start_with(n, config).await
+        }
+
+        async fn start_with(n: usize, config: RedisAdapterConfig) -> Cluster {
             let redis = kit::redis::start_redis()
                 .await
                 .unwrap_or_else(|e| panic!("chapter 3's tests need a real Redis: {e}"));
             let url = redis.url().to_owned();
-            Self::build(n, url, Some(redis), timeout).await
+            Self::build(n, url, Some(redis), config).await
         }
 
         pub async fn start_on(n: usize, url: String) -> Cluster {
-            Self::build(n, url, None, Duration::from_secs(2)).await
+            let config = RedisAdapterConfig {
+                request_timeout: Duration::from_secs(2),
+                ..RedisAdapterConfig::default()
+            };
+            Self::build(n, url, None, config).await
         }
 
+        /// `config` with the cluster's own key.
         async fn build(
             n: usize,
             url: String,
             redis: Option<kit::redis::RedisServer>,
-            timeout: Duration,
+            config: RedisAdapterConfig,
         ) -> Cluster {
             let key = format!("test-{}", scaling::requests::random_id());
             let mut instances = Vec::new();
@@ -654,8 +935,7 @@ mod support {
                 let client = redis::Client::open(url.as_str()).expect("a valid Redis URL");
                 let config = RedisAdapterConfig {
                     key: key.clone(),
-                    request_timeout: timeout,
-                    ..RedisAdapterConfig::default()
+                    ..config.clone()
                 };
                 let (factory, handles) = RedisAdapter::factory(client, config);
                 let io = socketio::chat::builder(Config::default())
@@ -768,6 +1048,74 @@ mod support {
             };
             (message.get_channel_name().to_owned(), value)
         }
+    }
+
+    /// A server of the cluster played by the test: subscribed to the request channel (so
+    /// `PUBSUB NUMSUB` counts it), it answers each ALL_ROOMS with `[room]` after `delay`, on
+    /// the shared response channel. Step 4's queries need no step 5 code to be answered.
+    pub struct FakeServer {
+        task: tokio::task::JoinHandle<()>,
+    }
+
+    impl FakeServer {
+        pub async fn answering(cluster: &Cluster, room: &str, delay: Duration) -> FakeServer {
+            let request = format!("{}-request#/#", cluster.key);
+            let mut requests = RawSubscriber::channel(cluster, &request).await;
+            let mut publisher = cluster.redis_connection().await;
+            let response = format!("{}-response#/#", cluster.key);
+            let room = room.to_owned();
+            let task = tokio::spawn(async move {
+                while let Some(message) = requests.messages.next().await {
+                    let Ok(request) = serde_json::from_slice::<Value>(message.get_payload_bytes())
+                    else {
+                        continue;
+                    };
+                    if request["type"] != 1 {
+                        continue;
+                    }
+                    // A slow server: the delay is what the test is about.
+                    tokio::time::sleep(delay).await;
+                    let answer = json!({"requestId": request["requestId"], "rooms": [room]});
+                    let _: Result<i64, _> = redis::cmd("PUBLISH")
+                        .arg(&response)
+                        .arg(answer.to_string())
+                        .query_async(&mut publisher)
+                        .await;
+                }
+            });
+            FakeServer { task }
+        }
+    }
+
+    impl Drop for FakeServer {
+        fn drop(&mut self) {
+            self.task.abort();
+        }
+    }
+
+    /// A broadcast of event `event` to namespace `nsp`, as instance `uid` publishes it:
+    /// msgpack of `[uid, packet, {rooms, except, flags}]`, written here without the adapter.
+    pub fn raw_broadcast(uid: &str, nsp: &str, event: &str) -> Vec<u8> {
+        use rmpv::Value as Mp;
+        let map = |entries: Vec<(&str, Mp)>| {
+            Mp::Map(entries.into_iter().map(|(k, v)| (Mp::from(k), v)).collect())
+        };
+        let message = Mp::Array(vec![
+            Mp::from(uid),
+            map(vec![
+                ("type", Mp::from(2)),
+                ("data", Mp::Array(vec![Mp::from(event)])),
+                ("nsp", Mp::from(nsp)),
+            ]),
+            map(vec![
+                ("rooms", Mp::Array(vec![])),
+                ("except", Mp::Array(vec![])),
+                ("flags", map(vec![])),
+            ]),
+        ]);
+        let mut bytes = Vec::new();
+        rmpv::encode::write_value(&mut bytes, &message).expect("msgpack into a Vec");
+        bytes
     }
 
     /// msgpack as JSON for assertions, decoded here independently of the adapter's code;
