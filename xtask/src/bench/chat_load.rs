@@ -72,7 +72,9 @@ async fn connect(url: &str, room: &str) -> Result<(Ws, Duration)> {
 
 /// Connects client i to `targets[i] = (url, room)`, [`CONNECTS_IN_FLIGHT`] at a time: the
 /// sockets in order, and each one's connect time.
-pub(super) async fn connect_all(targets: Vec<(String, String)>) -> Result<(Vec<Ws>, Vec<Duration>)> {
+pub(super) async fn connect_all(
+    targets: Vec<(String, String)>,
+) -> Result<(Vec<Ws>, Vec<Duration>)> {
     let gate = Arc::new(Semaphore::new(CONNECTS_IN_FLIGHT));
     let mut pending = Vec::with_capacity(targets.len());
     for (url, room) in targets {

@@ -34,10 +34,8 @@ impl RedisChild {
             .and_then(|l| l.local_addr())
             .context("finding a free port for redis-server")?
             .port();
-        let dir = std::env::temp_dir().join(format!(
-            "xtask-bench-redis-{}-{port}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("xtask-bench-redis-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let child = tokio::process::Command::new(binary)
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
@@ -252,7 +250,10 @@ mod tests {
                 b"a\r\nb".to_vec()
             ]
         );
-        assert_eq!(read_frame(&mut reader).await.unwrap(), vec![b"PONG".to_vec()]);
+        assert_eq!(
+            read_frame(&mut reader).await.unwrap(),
+            vec![b"PONG".to_vec()]
+        );
         assert_eq!(read_frame(&mut reader).await.unwrap(), vec![b"3".to_vec()]);
         assert!(read_frame(&mut reader).await.is_err());
     }

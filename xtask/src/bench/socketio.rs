@@ -143,7 +143,9 @@ async fn measure(binary: &Path, args: &Args) -> Result<Report> {
     ));
     let room_of = |i: usize| format!("room-{}", i % args.rooms);
     let started = Instant::now();
-    let targets = (0..args.clients).map(|i| (url.clone(), room_of(i))).collect();
+    let targets = (0..args.clients)
+        .map(|i| (url.clone(), room_of(i)))
+        .collect();
     let (sockets, mut connect_times) = connect_all(targets).await?;
     let connect_total = started.elapsed();
     let rss_connected_kib = server.rss_kib()?;

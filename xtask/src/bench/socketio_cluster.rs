@@ -462,10 +462,7 @@ impl Scenario {
             if received == 0 {
                 "no deliveries".to_owned()
             } else {
-                format!(
-                    "{:.2} µs",
-                    cpu_total.as_secs_f64() * 1e6 / received as f64
-                )
+                format!("{:.2} µs", cpu_total.as_secs_f64() * 1e6 / received as f64)
             },
             format!("{:.2} s", self.redis_cpu.as_secs_f64()),
             format!(
