@@ -231,6 +231,79 @@ impl Drop for Monitor {
     }
 }
 
+/// The floor of a hop through Redis on this machine, now: a raw connection publishes a
+/// timestamp on a channel of its own every `period`, another subscribed to it records how long
+/// each took to come back. Two process hops (bench, Redis, bench), as the adapter's
+/// (instance, Redis, instance), without the adapter's work.
+pub(super) struct Probe {
+    stop: tokio::sync::watch::Sender<bool>,
+    publisher: tokio::task::JoinHandle<Result<()>>,
+    subscriber: tokio::task::JoinHandle<()>,
+    latencies: Arc<Mutex<Vec<u64>>>,
+}
+
+/// The probe's channel: outside the monitor's pattern, so it is not counted as the adapter's.
+const PROBE_CHANNEL: &str = "xtask-bench-probe";
+
+impl Probe {
+    /// Subscribed (confirmed) before this returns, then publishing every `period`.
+    pub(super) async fn start(addr: &str, period: Duration) -> Result<Probe> {
+        let mut subscriber = Conn::open(addr).await?;
+        subscriber
+            .command(&format!("SUBSCRIBE {PROBE_CHANNEL}"))
+            .await?;
+        let mut publisher = Conn::open(addr).await?;
+        let epoch = std::time::Instant::now();
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let latencies = Arc::new(Mutex::new(Vec::new()));
+        let recorded = latencies.clone();
+        let subscriber = tokio::spawn(async move {
+            while let Ok(items) = read_frame(&mut subscriber.reader).await {
+                if let [kind, _channel, payload] = items.as_slice() {
+                    let sent = String::from_utf8_lossy(payload).parse::<u64>().ok();
+                    if let (b"message", Some(sent)) = (kind.as_slice(), sent) {
+                        let now = epoch.elapsed().as_nanos() as u64;
+                        recorded
+                            .lock()
+                            .expect("not poisoned")
+                            .push(now.saturating_sub(sent));
+                    }
+                }
+            }
+        });
+        let publisher = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            loop {
+                tokio::select! {
+                    _ = stopped.changed() => return Ok(()),
+                    _ = tick.tick() => {}
+                }
+                let sent = epoch.elapsed().as_nanos();
+                publisher
+                    .command(&format!("PUBLISH {PROBE_CHANNEL} {sent}"))
+                    .await?;
+            }
+        });
+        Ok(Probe {
+            stop,
+            publisher,
+            subscriber,
+            latencies,
+        })
+    }
+
+    /// Stops it (after a moment for the last one to come back): the sorted latencies, ns.
+    pub(super) async fn finish(self) -> Result<Vec<u64>> {
+        let _ = self.stop.send(true);
+        self.publisher.await??;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        self.subscriber.abort();
+        let mut latencies = std::mem::take(&mut *self.latencies.lock().expect("not poisoned"));
+        latencies.sort_unstable();
+        Ok(latencies)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{parse_info, read_frame};

@@ -18,7 +18,7 @@ use anyhow::{Context, Result, anyhow, ensure};
 
 use super::chat_load::{Receipt, Traffic, connect_all, ms, percentile};
 use super::child::{self, Server, build_release, load_average, raise_open_files_limit};
-use super::redis_child::{ChannelCount, Monitor, RedisChild};
+use super::redis_child::{ChannelCount, Monitor, Probe, RedisChild};
 use crate::{ui, workspace};
 
 /// `cargo xtask bench socketio-cluster [--clients N] [--rooms R] [--senders S] [--rate M]
@@ -62,6 +62,8 @@ pub struct Args {
 const BASE_CHANNEL: &str = "socket.io#/#";
 /// What the monitor subscribes to: every channel of the adapter's default key.
 const MONITOR_PATTERN: &str = "socket.io*";
+/// How often the probe measures a bare hop through Redis while the chat runs.
+const PROBE_PERIOD: Duration = Duration::from_millis(50);
 
 pub fn run(args: Args) -> Result<()> {
     ensure!(
@@ -214,6 +216,8 @@ struct Scenario {
     net_in: u64,
     net_out: u64,
     channels: BTreeMap<String, ChannelCount>,
+    /// Latencies (ns, sorted) of the raw PUBLISH-to-message probe over the window.
+    probe: Vec<u64>,
 }
 
 async fn scenario(
@@ -237,7 +241,7 @@ async fn measure(
 ) -> Result<Scenario> {
     let load_average = load_average();
     ui::step(&format!(
-        "{instances} instance(s) of {} on {}",
+        "{instances} x {} on {}",
         binary.display(),
         redis.url()
     ));
@@ -288,10 +292,12 @@ async fn measure(
     let info_before = redis.info_stats().await?;
     let cpu_before = cpu_times(&servers)?;
     let redis_cpu_before = child::cpu_time(redis.pid()?)?;
+    let probe = Probe::start(&redis.addr, PROBE_PERIOD).await?;
     let window_started = Instant::now();
     let sent = traffic.send(&senders, args.rate, args.duration).await?;
     traffic.drain(expected_same + expected_other).await;
     let window = window_started.elapsed();
+    let probe = probe.finish().await?;
     let cpu = cpu_times(&servers)?
         .into_iter()
         .zip(cpu_before)
@@ -326,6 +332,7 @@ async fn measure(
         net_in: delta("total_net_input_bytes"),
         net_out: delta("total_net_output_bytes"),
         channels,
+        probe,
     })
 }
 
@@ -436,6 +443,7 @@ impl Scenario {
                 latencies(&self.split.other)
             ),
             hop,
+            latencies(&self.probe),
             format!(
                 "{} / {} / {}",
                 rooms.messages, base.messages, other.messages
@@ -480,7 +488,7 @@ impl Scenario {
 }
 
 /// The names of the rows, in the order of [`Scenario::cells`].
-const ROWS: [&str; 17] = [
+const ROWS: [&str; 18] = [
     "connect time, all clients",
     "chat messages sent",
     "deliveries expected / received",
@@ -490,6 +498,7 @@ const ROWS: [&str; 17] = [
     "… receivers on the sender's instance",
     "… receivers on another instance (through Redis)",
     "the Redis hop: another instance minus the same one",
+    "a bare hop through Redis meanwhile (raw PUBLISH to SUBSCRIBE, every 50 ms)",
     "messages published to Redis: room channels / base channel / other",
     "payload bytes published to Redis",
     "Redis network in / out (`INFO stats`)",
@@ -541,13 +550,17 @@ fn markdown(args: &Args, cluster: &Scenario, baseline: Option<&Scenario>) -> Str
     );
     let loads: Vec<String> = columns
         .iter()
-        .map(|s| format!("{} ({} instance(s))", s.load_average, s.instances))
+        .map(|s| match s.instances {
+            1 => format!("{} (1 instance)", s.load_average),
+            n => format!("{} ({n} instances)", s.load_average),
+        })
         .collect();
     out.push_str(&format!(
         "\nMeasured with `{command}`: one `redis-server` (child process, no persistence), the \
          solution's release build as child processes on it (the baseline is the same binary, \
          alone on the same Redis), the clients in the bench's own process; everything shares \
-         the machine's CPUs. Latencies count first receipts only. {}; load average before each \
+         the machine's CPUs. Latencies count first receipts only; Redis' network counters \
+         include the probe's (about 1 KiB/s each way). {}; load average before each \
          run: {}.\n",
         super::machine_stamp(),
         loads.join(", ")
