@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use socketio::Config;
 
 /// How long a shutdown may take: WebSockets get `close_timeout` (3 s) to drain.
@@ -44,6 +45,10 @@ async fn main() -> std::io::Result<()> {
     };
     // With the peer's address, so middlewares and `fetch_sockets` see it.
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    // TCP_NODELAY: small WebSocket frames go out at once, not held back by Nagle's algorithm.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(stop)
         .await

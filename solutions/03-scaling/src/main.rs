@@ -3,6 +3,7 @@
 //! Redis. `--redis URL` (or `REDIS_URL`); without either, the instance runs alone with the
 //! local adapter and says so.
 
+use axum::serve::ListenerExt;
 use scaling::{RedisAdapter, RedisAdapterConfig};
 use socketio::Config;
 
@@ -44,6 +45,10 @@ async fn main() -> std::io::Result<()> {
         .await
         .map_err(std::io::Error::other)?;
     let listener = kit::serve::bind_and_announce(kit::serve::addr_from_args(3003)).await?;
+    // TCP_NODELAY: small WebSocket frames go out at once, not held back by Nagle's algorithm.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(kit::serve::shutdown_signal())
         .await

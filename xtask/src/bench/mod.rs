@@ -8,7 +8,11 @@ mod transports;
 use anyhow::Result;
 use clap::Subcommand;
 
+mod chat_load;
+mod child;
+mod redis_child;
 mod socketio;
+mod socketio_cluster;
 mod socketio_idle;
 
 #[derive(Subcommand)]
@@ -17,12 +21,15 @@ pub enum BenchCommand {
     Transports,
     /// Connect time, deliveries per second, latency and memory of the Socket.IO server.
     Socketio(socketio::Args),
+    /// Loss, latency split by instance, Redis traffic and CPU of chapter 3's cluster.
+    SocketioCluster(socketio_cluster::Args),
 }
 
 pub fn run(what: BenchCommand) -> Result<()> {
     match what {
         BenchCommand::Transports => transports::run(),
         BenchCommand::Socketio(args) => socketio::run(args),
+        BenchCommand::SocketioCluster(args) => socketio_cluster::run(args),
     }
 }
 

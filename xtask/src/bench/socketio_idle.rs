@@ -7,7 +7,7 @@
 //! `--idle-hold` seconds. The figure is (server RSS with the clients - RSS before) / clients,
 //! read from `/proc/PID/status` of the server alone, so the clients' memory is not counted.
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -18,7 +18,9 @@ use tokio::sync::{Semaphore, watch};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
-use super::socketio::{Args, CONNECTS_IN_FLIGHT, Server, Ws, next_text};
+use super::chat_load::{CONNECTS_IN_FLIGHT, Ws, next_text};
+use super::child::Server;
+use super::socketio::Args;
 use crate::ui;
 
 /// The server's ping interval in this scenario: several pings reach every client while held.
@@ -54,7 +56,7 @@ async fn connect(url: &str) -> Result<Ws> {
     Ok(ws)
 }
 
-pub(super) async fn measure(binary: &PathBuf, args: &Args) -> Result<IdleReport> {
+pub(super) async fn measure(binary: &Path, args: &Args) -> Result<IdleReport> {
     let server = Server::start(binary, Some(PING_INTERVAL_MS)).await?;
     let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", server.addr);
     let rss_before_kib = server.rss_kib()?;

@@ -1,0 +1,315 @@
+//! The chat load the Socket.IO benches drive, on one server or on a cluster.
+//!
+//! The clients speak Engine.IO and Socket.IO frames by hand over tokio-tungstenite (open
+//! packet, `40`, pong `3` to every ping `2`, `42N["join",room]` answered by `43N[true]`), so
+//! the benches do not depend on the library they measure. A sender emits
+//! `42["chat",{"room":R,"sender":I,"seq":N,"sent_at":NS}]`; the chat contract relays the object
+//! (plus `from`) to the room's other members, and each receipt is recorded with its latency.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail, ensure};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+
+/// Handshakes in flight at once: more would only overflow the listen backlog.
+pub(super) const CONNECTS_IN_FLIGHT: usize = 64;
+/// Any single wait of a client (handshake frame, ack).
+const STEP_LIMIT: Duration = Duration::from_secs(15);
+/// After the last emit, how long we wait for deliveries still in flight.
+const DRAIN_LIMIT: Duration = Duration::from_secs(5);
+/// How long the readers may take to hand their receipts back once told to stop.
+const FINISH_LIMIT: Duration = Duration::from_secs(15);
+
+pub(super) type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The next text frame that is not a ping; pings are answered on the spot.
+pub(super) async fn next_text(ws: &mut Ws, what: &str) -> Result<String> {
+    loop {
+        let frame = tokio::time::timeout(STEP_LIMIT, ws.next())
+            .await
+            .map_err(|_| anyhow!("timed out waiting for {what}"))?
+            .ok_or_else(|| anyhow!("the server closed the connection before {what}"))??;
+        match frame {
+            Message::Text(text) if text.as_str() == "2" => ws.send(Message::text("3")).await?,
+            Message::Text(text) => return Ok(text.as_str().to_owned()),
+            Message::Close(_) => bail!("the server closed the connection before {what}"),
+            _ => {}
+        }
+    }
+}
+
+/// Engine.IO handshake, Socket.IO connect to `/`, join `room` with an ack.
+async fn connect(url: &str, room: &str) -> Result<(Ws, Duration)> {
+    let started = Instant::now();
+    // TCP_NODELAY on the client too: an emit must not wait for the previous frame's ACK.
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true).await?;
+    let open = next_text(&mut ws, "the open packet").await?;
+    ensure!(
+        open.starts_with("0{"),
+        "expected the open packet `0{{...}}`, got {open}"
+    );
+    ws.send(Message::text("40")).await?;
+    let connected = next_text(&mut ws, "the namespace connect `40{...}`").await?;
+    ensure!(
+        connected.starts_with("40{"),
+        "expected `40{{\"sid\":...}}`, got {connected}"
+    );
+    ws.send(Message::text(format!("420[\"join\",\"{room}\"]")))
+        .await?;
+    let ack = next_text(&mut ws, "the join ack").await?;
+    ensure!(
+        ack == "430[true]",
+        "expected the join ack `430[true]`, got {ack}"
+    );
+    Ok((ws, started.elapsed()))
+}
+
+/// Connects client i to `targets[i] = (url, room)`, [`CONNECTS_IN_FLIGHT`] at a time: the
+/// sockets in order, and each one's connect time.
+pub(super) async fn connect_all(
+    targets: Vec<(String, String)>,
+) -> Result<(Vec<Ws>, Vec<Duration>)> {
+    let gate = Arc::new(Semaphore::new(CONNECTS_IN_FLIGHT));
+    let mut pending = Vec::with_capacity(targets.len());
+    for (url, room) in targets {
+        let gate = gate.clone();
+        pending.push(tokio::spawn(async move {
+            let _permit = gate.acquire_owned().await.expect("never closed");
+            connect(&url, &room).await
+        }));
+    }
+    let mut sockets = Vec::with_capacity(pending.len());
+    let mut times = Vec::with_capacity(pending.len());
+    for (i, task) in pending.into_iter().enumerate() {
+        let (ws, took) = task.await?.with_context(|| {
+            format!("client {i} failed to connect (is the fd limit high enough?)")
+        })?;
+        sockets.push(ws);
+        times.push(took);
+    }
+    Ok((sockets, times))
+}
+
+/// One chat a client received: who sent it, its sequence number, emit-to-receipt time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Receipt {
+    pub(super) sender: u32,
+    pub(super) seq: u32,
+    pub(super) latency_ns: u64,
+}
+
+/// The unsigned number after `"name":` in a frame, without a full JSON parse.
+pub(super) fn number_field(frame: &str, name: &str) -> Option<u64> {
+    let key = format!("\"{name}\":");
+    let rest = &frame[frame.find(&key)? + key.len()..];
+    let end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
+
+/// The receipt in a relayed chat frame received at `now_ns` (since the bench's epoch).
+fn receipt(frame: &str, now_ns: u64) -> Option<Receipt> {
+    let sent = number_field(frame, "sent_at")?;
+    Some(Receipt {
+        sender: u32::try_from(number_field(frame, "sender")?).ok()?,
+        seq: u32::try_from(number_field(frame, "seq")?).ok()?,
+        latency_ns: now_ns.saturating_sub(sent),
+    })
+}
+
+/// Connected clients reading and recording chats; any of them can be made to send.
+pub(super) struct Traffic {
+    epoch: Instant,
+    received: Arc<AtomicU64>,
+    closed: Arc<AtomicU64>,
+    stop: watch::Sender<bool>,
+    readers: Vec<JoinHandle<Vec<Receipt>>>,
+    outboxes: Vec<mpsc::UnboundedSender<String>>,
+}
+
+impl Traffic {
+    /// Every client reads until told to stop (answering pings), and writes through a queue.
+    pub(super) fn start(sockets: Vec<Ws>) -> Traffic {
+        let epoch = Instant::now();
+        let received = Arc::new(AtomicU64::new(0));
+        let closed = Arc::new(AtomicU64::new(0));
+        let (stop, stopped) = watch::channel(false);
+        let mut readers = Vec::with_capacity(sockets.len());
+        let mut outboxes = Vec::with_capacity(sockets.len());
+        for ws in sockets {
+            let (mut sink, mut stream) = ws.split();
+            let (outbox, mut queue) = mpsc::unbounded_channel::<String>();
+            tokio::spawn(async move {
+                while let Some(frame) = queue.recv().await {
+                    if sink.send(Message::text(frame)).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            outboxes.push(outbox.clone());
+            let (received, closed, mut stopped) =
+                (received.clone(), closed.clone(), stopped.clone());
+            readers.push(tokio::spawn(async move {
+                let mut receipts = Vec::new();
+                loop {
+                    let frame = tokio::select! {
+                        _ = stopped.changed() => break,
+                        frame = stream.next() => frame,
+                    };
+                    match frame {
+                        Some(Ok(Message::Text(text))) => {
+                            let text = text.as_str();
+                            if text == "2" {
+                                let _ = outbox.send("3".to_owned());
+                            } else if text.starts_with("42[\"chat\"") {
+                                let now = epoch.elapsed().as_nanos() as u64;
+                                if let Some(receipt) = receipt(text, now) {
+                                    receipts.push(receipt);
+                                    received.fetch_add(1, Ordering::Relaxed);
+                                }
+                            }
+                        }
+                        Some(Ok(_)) => {}
+                        Some(Err(_)) | None => {
+                            closed.fetch_add(1, Ordering::Relaxed);
+                            break;
+                        }
+                    }
+                }
+                receipts
+            }));
+        }
+        Traffic {
+            epoch,
+            received,
+            closed,
+            stop,
+            readers,
+            outboxes,
+        }
+    }
+
+    /// Clients `senders[k].0` emit `chat` to their room `senders[k].1`, `rate` per second each
+    /// for `duration` seconds; returns how many were sent.
+    pub(super) async fn send(
+        &self,
+        senders: &[(usize, String)],
+        rate: u32,
+        duration: u64,
+    ) -> Result<u64> {
+        let per_sender = u64::from(rate) * duration;
+        let period = Duration::from_secs_f64(1.0 / f64::from(rate));
+        let epoch = self.epoch;
+        let mut tasks = Vec::with_capacity(senders.len());
+        for (client, room) in senders {
+            let outbox = self.outboxes[*client].clone();
+            let (client, room) = (*client, room.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut tick = tokio::time::interval(period);
+                for seq in 0..per_sender {
+                    tick.tick().await;
+                    let sent_at = epoch.elapsed().as_nanos() as u64;
+                    let frame = format!(
+                        "42[\"chat\",{{\"room\":\"{room}\",\"sender\":{client},\"seq\":{seq},\
+                         \"sent_at\":{sent_at}}}]"
+                    );
+                    if outbox.send(frame).is_err() {
+                        break;
+                    }
+                }
+            }));
+        }
+        let limit = Duration::from_secs(duration + 30);
+        tokio::time::timeout(limit, async {
+            for task in tasks {
+                task.await?;
+            }
+            Ok::<_, anyhow::Error>(())
+        })
+        .await
+        .map_err(|_| anyhow!("the senders did not finish within {limit:?}"))??;
+        Ok(per_sender * senders.len() as u64)
+    }
+
+    /// Waits until `expected` chats were received, or [`DRAIN_LIMIT`] (what never comes is loss).
+    pub(super) async fn drain(&self, expected: u64) {
+        let started = Instant::now();
+        while self.received() < expected && started.elapsed() < DRAIN_LIMIT {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Chats received so far, duplicates included.
+    pub(super) fn received(&self) -> u64 {
+        self.received.load(Ordering::Relaxed)
+    }
+
+    /// Stops the readers: each client's receipts, in client order, and how many connections
+    /// the server closed.
+    pub(super) async fn finish(self) -> Result<(Vec<Vec<Receipt>>, u64)> {
+        let _ = self.stop.send(true);
+        let readers = self.readers;
+        let receipts = tokio::time::timeout(FINISH_LIMIT, async {
+            let mut all = Vec::with_capacity(readers.len());
+            for reader in readers {
+                all.push(reader.await?);
+            }
+            Ok::<_, anyhow::Error>(all)
+        })
+        .await
+        .map_err(|_| anyhow!("the readers did not stop within {FINISH_LIMIT:?}"))??;
+        Ok((receipts, self.closed.load(Ordering::Relaxed)))
+    }
+}
+
+/// The value below which `p` percent of the sorted `values` fall (nearest rank).
+pub(super) fn percentile<T: Copy>(sorted: &[T], p: f64) -> Option<T> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    Some(sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
+/// `12.34 ms`.
+pub(super) fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Receipt, number_field, percentile, receipt};
+
+    #[test]
+    fn fields_are_found_in_a_relayed_chat() {
+        let frame =
+            r#"42["chat",{"from":"abc","room":"room-1","sender":7,"sent_at":123456,"seq":4}]"#;
+        assert_eq!(number_field(frame, "sent_at"), Some(123456));
+        assert_eq!(number_field(frame, "sender"), Some(7));
+        assert_eq!(
+            receipt(frame, 123500),
+            Some(Receipt {
+                sender: 7,
+                seq: 4,
+                latency_ns: 44
+            })
+        );
+        assert_eq!(number_field(r#"42["chat",{"text":"hi"}]"#, "sent_at"), None);
+        assert_eq!(receipt(r#"42["chat",{"sent_at":1}]"#, 2), None);
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let values: Vec<u64> = (1..=100).collect();
+        assert_eq!(percentile(&values, 50.0), Some(50));
+        assert_eq!(percentile(&values, 99.0), Some(99));
+        assert_eq!(percentile::<u64>(&[], 50.0), None);
+    }
+}
