@@ -1,6 +1,6 @@
 //! The chapter 4 server: `cargo run -p solution-04-security -- --addr 127.0.0.1:3004
 //! [--redis URL] [--jwt-secret SECRET] [--jwt-audience chat] [--allowed-origins A,B]
-//! [--tls-cert cert.pem --tls-key key.pem] [--log-format json]`.
+//! [--tls-cert cert.pem --tls-key key.pem] [--log-format json] [--events-per-second N ...]`.
 //! Every flag also reads its environment variable (`REDIS_URL`, `JWT_SECRET`, ...). Without a
 //! secret, authentication is off, and the server says so: chapter 2's clients still work.
 
@@ -35,6 +35,21 @@ struct Args {
     /// Log lines as text, or as one JSON object per line for a log collector.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t)]
     log_format: LogFormat,
+    /// Events per second one user may send, sustained (the token bucket's refill).
+    #[arg(long, env = "EVENTS_PER_SECOND")]
+    events_per_second: Option<f64>,
+    /// Events one user may send at once (the token bucket's size).
+    #[arg(long, env = "EVENT_BURST")]
+    event_burst: Option<f64>,
+    /// Handshakes one address may open per second, per instance.
+    #[arg(long, env = "HANDSHAKES_PER_SECOND")]
+    handshakes_per_second: Option<u32>,
+    /// Sockets one user may hold across the cluster (with Redis).
+    #[arg(long, env = "CONNECTIONS_PER_USER")]
+    connections_per_user: Option<u32>,
+    /// Sockets one address may hold across the cluster (with Redis).
+    #[arg(long, env = "CONNECTIONS_PER_ADDRESS")]
+    connections_per_address: Option<u32>,
 }
 
 #[tokio::main]
@@ -45,12 +60,27 @@ async fn main() -> std::io::Result<()> {
         Some(url) => Some(redis::Client::open(url).map_err(std::io::Error::other)?),
         None => None,
     };
+    // Unset limits keep the defaults of `Settings::default()`, the one place they are written.
+    let defaults = Settings::default();
     let settings = Settings {
         jwt_secret: args.jwt_secret.filter(|s| !s.is_empty()),
         jwt_audience: args.jwt_audience,
         allowed_origins: args.allowed_origins,
         redis,
-        ..Settings::default()
+        rate: security::bucket::Rate {
+            burst: args.event_burst.unwrap_or(defaults.rate.burst),
+            per_second: args.events_per_second.unwrap_or(defaults.rate.per_second),
+        },
+        handshakes_per_second: args
+            .handshakes_per_second
+            .unwrap_or(defaults.handshakes_per_second),
+        connections_per_user: args
+            .connections_per_user
+            .unwrap_or(defaults.connections_per_user),
+        connections_per_address: args
+            .connections_per_address
+            .unwrap_or(defaults.connections_per_address),
+        ..defaults
     };
     match &settings.jwt_secret {
         Some(_) => {
