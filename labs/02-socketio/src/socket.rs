@@ -41,7 +41,7 @@ pub struct SocketInfo {
     pub handshake: HandshakeInfo,
     /// Its rooms, its own room included.
     pub rooms: Vec<String>,
-    /// Its `socket.data()` (`null` in Node when never set).
+    /// Its `socket.data` (`{}` in Node when never set, as here).
     pub data: Value,
 }
 
