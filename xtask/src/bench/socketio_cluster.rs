@@ -314,13 +314,12 @@ async fn measure(
         .map(Server::rss_kib)
         .collect::<Result<Vec<_>>>()?;
     let channels = monitor.counts();
-    let epoch = traffic_epoch;
     let mut to_redis: Vec<u64> = monitor
         .arrivals()
         .iter()
         .filter_map(|(arrived, payload)| {
             let sent = msgpack_sent_at(payload)?;
-            let at = arrived.checked_duration_since(epoch)?.as_nanos() as u64;
+            let at = arrived.checked_duration_since(traffic_epoch)?.as_nanos() as u64;
             Some(at.saturating_sub(sent))
         })
         .collect();
