@@ -246,6 +246,11 @@ impl Traffic {
         }
     }
 
+    /// The instant the `sent_at` of every chat counts from.
+    pub(super) fn epoch(&self) -> Instant {
+        self.epoch
+    }
+
     /// Chats received so far, duplicates included.
     pub(super) fn received(&self) -> u64 {
         self.received.load(Ordering::Relaxed)

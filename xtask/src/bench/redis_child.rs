@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail, ensure};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -185,9 +185,16 @@ pub(super) struct ChannelCount {
     pub(super) bytes: u64,
 }
 
+/// What the monitor saw: counts by channel, and each message with the time it arrived.
+#[derive(Default)]
+struct Seen {
+    counts: BTreeMap<String, ChannelCount>,
+    arrivals: Vec<(Instant, Vec<u8>)>,
+}
+
 /// A raw subscriber on a pattern, counting what is published on each channel it matches.
 pub(super) struct Monitor {
-    counts: Arc<Mutex<BTreeMap<String, ChannelCount>>>,
+    seen: Arc<Mutex<Seen>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -200,28 +207,35 @@ impl Monitor {
             confirmation.first().map(Vec::as_slice) == Some(b"psubscribe".as_slice()),
             "PSUBSCRIBE was not confirmed"
         );
-        let counts = Arc::new(Mutex::new(BTreeMap::new()));
-        let seen = counts.clone();
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let recorded = seen.clone();
         let task = tokio::spawn(async move {
             while let Ok(items) = read_frame(&mut conn.reader).await {
                 let [kind, _pattern, channel, payload] = items.as_slice() else {
                     continue;
                 };
                 if kind == b"pmessage" {
+                    let arrived = Instant::now();
                     let channel = String::from_utf8_lossy(channel).into_owned();
-                    let mut counts = seen.lock().expect("not poisoned");
-                    let count: &mut ChannelCount = counts.entry(channel).or_default();
+                    let mut seen = recorded.lock().expect("not poisoned");
+                    let count = seen.counts.entry(channel).or_default();
                     count.messages += 1;
                     count.bytes += payload.len() as u64;
+                    seen.arrivals.push((arrived, payload.clone()));
                 }
             }
         });
-        Ok(Monitor { counts, task })
+        Ok(Monitor { seen, task })
     }
 
     /// What was counted so far, by channel.
     pub(super) fn counts(&self) -> BTreeMap<String, ChannelCount> {
-        self.counts.lock().expect("not poisoned").clone()
+        self.seen.lock().expect("not poisoned").counts.clone()
+    }
+
+    /// Every message so far, with the time it arrived here.
+    pub(super) fn arrivals(&self) -> Vec<(Instant, Vec<u8>)> {
+        self.seen.lock().expect("not poisoned").arrivals.clone()
     }
 }
 
@@ -253,7 +267,7 @@ impl Probe {
             .command(&format!("SUBSCRIBE {PROBE_CHANNEL}"))
             .await?;
         let mut publisher = Conn::open(addr).await?;
-        let epoch = std::time::Instant::now();
+        let epoch = Instant::now();
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
         let latencies = Arc::new(Mutex::new(Vec::new()));
         let recorded = latencies.clone();

@@ -218,6 +218,8 @@ struct Scenario {
     channels: BTreeMap<String, ChannelCount>,
     /// Latencies (ns, sorted) of the raw PUBLISH-to-message probe over the window.
     probe: Vec<u64>,
+    /// Emit to the monitor's receipt of the instance's PUBLISH (ns, sorted).
+    to_redis: Vec<u64>,
 }
 
 async fn scenario(
@@ -277,6 +279,7 @@ async fn measure(
     let connect_total = started.elapsed();
 
     let traffic = Traffic::start(sockets);
+    let traffic_epoch = traffic.epoch();
     let senders: Vec<(usize, String)> = (0..args.senders).map(|i| (i, room(i))).collect();
     let per_sender = u64::from(args.rate) * args.duration;
     let (expected_same, expected_other) = (0..args.senders)
@@ -311,6 +314,16 @@ async fn measure(
         .map(Server::rss_kib)
         .collect::<Result<Vec<_>>>()?;
     let channels = monitor.counts();
+    let mut to_redis: Vec<u64> = monitor
+        .arrivals()
+        .iter()
+        .filter_map(|(arrived, payload)| {
+            let sent = msgpack_sent_at(payload)?;
+            let at = arrived.checked_duration_since(traffic_epoch)?.as_nanos() as u64;
+            Some(at.saturating_sub(sent))
+        })
+        .collect();
+    to_redis.sort_unstable();
     drop(servers);
     let delta = |field: &str| {
         let get = |info: &BTreeMap<String, u64>| info.get(field).copied().unwrap_or(0);
@@ -333,7 +346,27 @@ async fn measure(
         net_out: delta("total_net_output_bytes"),
         channels,
         probe,
+        to_redis,
     })
+}
+
+/// The `sent_at` of a chat inside a broadcast as the adapter publishes it (MessagePack: the
+/// key `sent_at` as a fixstr, then an unsigned integer of any width).
+fn msgpack_sent_at(payload: &[u8]) -> Option<u64> {
+    const KEY: &[u8] = b"\xa7sent_at";
+    let at = payload.windows(KEY.len()).position(|w| w == KEY)? + KEY.len();
+    let rest = payload.get(at..)?;
+    let (&marker, bytes) = rest.split_first()?;
+    let width = match marker {
+        0x00..=0x7f => return Some(u64::from(marker)),
+        0xcc => 1,
+        0xcd => 2,
+        0xce => 4,
+        0xcf => 8,
+        _ => return None,
+    };
+    let bytes = bytes.get(..width)?;
+    Some(bytes.iter().fold(0, |n, &b| (n << 8) | u64::from(b)))
 }
 
 fn cpu_times(servers: &[Server]) -> Result<Vec<Duration>> {
@@ -443,6 +476,7 @@ impl Scenario {
                 latencies(&self.split.other)
             ),
             hop,
+            latencies(&self.to_redis),
             latencies(&self.probe),
             format!(
                 "{} / {} / {}",
@@ -488,7 +522,7 @@ impl Scenario {
 }
 
 /// The names of the rows, in the order of [`Scenario::cells`].
-const ROWS: [&str; 18] = [
+const ROWS: [&str; 19] = [
     "connect time, all clients",
     "chat messages sent",
     "deliveries expected / received",
@@ -498,6 +532,7 @@ const ROWS: [&str; 18] = [
     "… receivers on the sender's instance",
     "… receivers on another instance (through Redis)",
     "the Redis hop: another instance minus the same one",
+    "emit to the PUBLISH seen by a raw subscriber, p50 / p99 / max",
     "a bare hop through Redis meanwhile (raw PUBLISH to SUBSCRIBE, every 50 ms)",
     "messages published to Redis: room channels / base channel / other",
     "payload bytes published to Redis",
@@ -570,7 +605,20 @@ fn markdown(args: &Args, cluster: &Scenario, baseline: Option<&Scenario>) -> Str
 
 #[cfg(test)]
 mod tests {
-    use super::{Layout, Receipt, Split};
+    use super::{Layout, Receipt, Split, msgpack_sent_at};
+
+    #[test]
+    fn sent_at_is_read_from_messagepack() {
+        let with = |value: &[u8]| [b"\x84\xa4room\xa1a\xa7sent_at".as_slice(), value].concat();
+        assert_eq!(msgpack_sent_at(&with(b"\x05")), Some(5));
+        assert_eq!(msgpack_sent_at(&with(b"\xcd\x01\x00")), Some(256));
+        assert_eq!(
+            msgpack_sent_at(&with(b"\xcf\x00\x00\x00\x01\x00\x00\x00\x00")),
+            Some(1 << 32)
+        );
+        assert_eq!(msgpack_sent_at(&with(b"\xce\x01")), None);
+        assert_eq!(msgpack_sent_at(b"\x90"), None);
+    }
 
     const LAYOUT: Layout = Layout {
         clients: 6,
