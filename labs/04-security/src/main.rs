@@ -4,6 +4,7 @@
 //! Every flag also reads its environment variable (`REDIS_URL`, `JWT_SECRET`, ...). Without a
 //! secret, authentication is off, and the server says so: chapter 2's clients still work.
 
+use axum::serve::ListenerExt;
 use clap::Parser;
 use security::Settings;
 use security::logs::LogFormat;
@@ -110,6 +111,10 @@ async fn main() -> std::io::Result<()> {
     }
     tracing::warn!("no --tls-cert: plain http and ws, readable by anyone on the path");
     let listener = kit::serve::bind_and_announce(args.addr).await?;
+    // TCP_NODELAY: small WebSocket frames go out at once, not held back by Nagle's algorithm.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let app = server
         .router
         .into_make_service_with_connect_info::<std::net::SocketAddr>();
