@@ -89,18 +89,19 @@ pub fn run(args: Args) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let (cluster, baseline) = runtime.block_on(async {
+    let runs = runtime.block_on(async {
         ui::step("starting redis-server");
         let redis = RedisChild::start(&args.redis_server).await?;
-        let cluster = scenario(&binary, &redis, args.instances, &args).await?;
-        let baseline = if args.no_baseline {
-            None
-        } else {
-            Some(scenario(&binary, &redis, 1, &args).await?)
-        };
-        Ok::<_, anyhow::Error>((cluster, baseline))
+        let mut runs = vec![scenario(&binary, &redis, args.instances, false, &args).await?];
+        if args.instances > 1 && args.rooms > 1 {
+            runs.push(scenario(&binary, &redis, args.instances, true, &args).await?);
+        }
+        if !args.no_baseline {
+            runs.push(scenario(&binary, &redis, 1, false, &args).await?);
+        }
+        Ok::<_, anyhow::Error>(runs)
     })?;
-    let table = markdown(&args, &cluster, baseline.as_ref());
+    let table = markdown(&args, &runs);
     println!("\n{table}");
     println!("(measured in {:.1} s)", started.elapsed().as_secs_f64());
     if !args.no_write {
@@ -118,6 +119,9 @@ struct Layout {
     clients: usize,
     rooms: usize,
     instances: usize,
+    /// Client i on instance (i % rooms) % instances: each room lives on one instance, so no
+    /// delivery crosses Redis, yet every instance still receives every publication.
+    by_room: bool,
 }
 
 impl Layout {
@@ -126,7 +130,11 @@ impl Layout {
     }
 
     fn instance(&self, client: usize) -> usize {
-        client % self.instances
+        if self.by_room {
+            self.room(client) % self.instances
+        } else {
+            client % self.instances
+        }
     }
 
     /// The deliveries one chat of `sender` is owed: (on its instance, on the others).
@@ -198,6 +206,7 @@ impl Split {
 /// One run of the load on `instances` instances.
 struct Scenario {
     instances: usize,
+    by_room: bool,
     load_average: String,
     connect_total: Duration,
     sent: u64,
@@ -226,11 +235,12 @@ async fn scenario(
     binary: &Path,
     redis: &RedisChild,
     instances: usize,
+    by_room: bool,
     args: &Args,
 ) -> Result<Scenario> {
     // Connecting, sending, draining, with generous room for a slow machine.
     let limit = Duration::from_secs(args.duration + 120);
-    tokio::time::timeout(limit, measure(binary, redis, instances, args))
+    tokio::time::timeout(limit, measure(binary, redis, instances, by_room, args))
         .await
         .map_err(|_| anyhow!("the {instances}-instance run did not finish within {limit:?}"))?
 }
@@ -239,6 +249,7 @@ async fn measure(
     binary: &Path,
     redis: &RedisChild,
     instances: usize,
+    by_room: bool,
     args: &Args,
 ) -> Result<Scenario> {
     let load_average = load_average();
@@ -257,6 +268,7 @@ async fn measure(
         clients: args.clients,
         rooms: args.rooms,
         instances,
+        by_room,
     };
 
     ui::step(&format!(
@@ -331,6 +343,7 @@ async fn measure(
     };
     Ok(Scenario {
         instances,
+        by_room,
         load_average,
         connect_total,
         sent,
@@ -390,6 +403,15 @@ fn signed_ms(ns: i128) -> String {
 }
 
 impl Scenario {
+    /// The column's heading.
+    fn title(&self) -> String {
+        match (self.instances, self.by_room) {
+            (1, _) => "1 instance (baseline)".to_owned(),
+            (n, false) => format!("{n} instances"),
+            (n, true) => format!("{n} instances, each room on one"),
+        }
+    }
+
     fn received(&self) -> u64 {
         self.split.received()
     }
@@ -488,6 +510,11 @@ impl Scenario {
                 published_bytes as f64 / self.sent.max(1) as f64
             ),
             format!(
+                "{:.1} KiB/s x {} instance(s)",
+                self.per_second(published_bytes) / 1024.0,
+                self.instances
+            ),
+            format!(
                 "{:.1} / {:.1} KiB/s",
                 self.per_second(self.net_in) / 1024.0,
                 self.per_second(self.net_out) / 1024.0
@@ -522,7 +549,7 @@ impl Scenario {
 }
 
 /// The names of the rows, in the order of [`Scenario::cells`].
-const ROWS: [&str; 19] = [
+const ROWS: [&str; 20] = [
     "connect time, all clients",
     "chat messages sent",
     "deliveries expected / received",
@@ -536,6 +563,7 @@ const ROWS: [&str; 19] = [
     "a bare hop through Redis meanwhile (raw PUBLISH to SUBSCRIBE, every 50 ms)",
     "messages published to Redis: room channels / base channel / other",
     "payload bytes published to Redis",
+    "payload bytes each instance receives from Redis (its pattern subscription gets every publication)",
     "Redis network in / out (`INFO stats`)",
     "instance CPU time while sending (user + system), each",
     "instance CPU per delivery, all instances",
@@ -544,21 +572,16 @@ const ROWS: [&str; 19] = [
     "connections closed by the server",
 ];
 
-fn markdown(args: &Args, cluster: &Scenario, baseline: Option<&Scenario>) -> String {
-    let mut columns = vec![cluster];
-    columns.extend(baseline);
+fn markdown(args: &Args, columns: &[Scenario]) -> String {
     let cells: Vec<Vec<String>> = columns.iter().map(|s| s.cells()).collect();
     let mut out = format!(
-        "Load: {} WebSocket clients in {} rooms, client i on instance i mod N and in room i mod \
-         {}; {} senders x {} msg/s for {} s.\n\n| measure |",
-        args.clients, args.rooms, args.rooms, args.senders, args.rate, args.duration
+        "Load: {} WebSocket clients in {} rooms, client i in room i mod {}, on instance i mod N \
+         (\"each room on one\": on instance (i mod {}) mod N, so no delivery crosses Redis); {} \
+         senders x {} msg/s for {} s.\n\n| measure |",
+        args.clients, args.rooms, args.rooms, args.rooms, args.senders, args.rate, args.duration
     );
-    for scenario in &columns {
-        if scenario.instances == 1 {
-            out.push_str(" 1 instance (baseline) |");
-        } else {
-            out.push_str(&format!(" {} instances |", scenario.instances));
-        }
+    for scenario in columns {
+        out.push_str(&format!(" {} |", scenario.title()));
     }
     out.push_str(&format!("\n|---|{}\n", "---|".repeat(columns.len())));
     for (row, name) in ROWS.iter().enumerate() {
@@ -585,10 +608,7 @@ fn markdown(args: &Args, cluster: &Scenario, baseline: Option<&Scenario>) -> Str
     );
     let loads: Vec<String> = columns
         .iter()
-        .map(|s| match s.instances {
-            1 => format!("{} (1 instance)", s.load_average),
-            n => format!("{} ({n} instances)", s.load_average),
-        })
+        .map(|s| format!("{} ({})", s.load_average, s.title()))
         .collect();
     out.push_str(&format!(
         "\nMeasured with `{command}`: one `redis-server` (child process, no persistence), the \
@@ -624,6 +644,7 @@ mod tests {
         clients: 6,
         rooms: 2,
         instances: 3,
+        by_room: false,
     };
 
     #[test]
@@ -642,6 +663,13 @@ mod tests {
         };
         assert_eq!(two.recipients(0), (2, 0));
         assert_eq!(two.recipients(1), (2, 0));
+        // Each room on one instance: nobody is owed a delivery through Redis.
+        let by_room = Layout {
+            by_room: true,
+            ..LAYOUT
+        };
+        assert!((0..6).all(|c| by_room.recipients(c).1 == 0));
+        assert_eq!(by_room.instance(3), 1);
     }
 
     #[test]
@@ -655,6 +683,7 @@ mod tests {
             clients: 4,
             rooms: 1,
             instances: 2,
+            by_room: false,
         };
         let receipts = vec![
             // Client 0 (instance 0): its own chat comes back, which the contract forbids.
