@@ -442,7 +442,11 @@ async fn step3_a_flooding_socket_is_dropped_then_disconnected_and_others_are_una
     }
     let mut acks = 0;
     let mut reason = None;
-    while let Some(frame) = flooder.recv_or_close(WAIT).await {
+    let awaited = format!(
+        "the flooder's disconnection: expected a socket far beyond its rate to be told why \
+         (`refused`) and disconnected (`41`) (see {LIMITS_PAGE})"
+    );
+    while let Some(frame) = flooder.recv_or_close(WAIT, &awaited).await {
         if frame.starts_with("43") {
             acks += 1;
         } else if frame.starts_with(r#"42["refused""#) {
@@ -1326,8 +1330,13 @@ mod support {
         }
 
         /// The next text frame, or `None` when the connection closes; panics after `limit`.
-        pub async fn recv_or_close(&mut self, limit: Duration) -> Option<String> {
-            kit::within(limit, self.next(), "a frame or the close").await
+        pub async fn recv_or_close(&mut self, limit: Duration, what: &str) -> Option<String> {
+            kit::within(
+                limit,
+                self.next(),
+                &format!("a frame or the close ({what})"),
+            )
+            .await
         }
 
         /// Acks (`43...`) received within `limit`.
