@@ -108,6 +108,109 @@ async fn step1_a_handshake_flood_from_one_address_is_refused() {
     );
 }
 
+#[tokio::test]
+async fn step1_an_origin_must_match_an_allowed_one_exactly() {
+    let settings = security::Settings {
+        allowed_origins: Some(vec!["https://chat.example".to_owned()]),
+        ..security::Settings::default()
+    };
+    let server = Instance::start(settings).await;
+    let http = reqwest::Client::new();
+    for (origin, why) in [
+        (
+            "https://chat.example.evil.net",
+            "another site whose name starts with the allowed one",
+        ),
+        ("http://chat.example", "the allowed host without TLS"),
+        (
+            "https://chat.example:8443",
+            "another port of the allowed host",
+        ),
+    ] {
+        let answer = kit::within(
+            WAIT,
+            http.get(server.http.url("/socket.io/?EIO=4&transport=polling"))
+                .header("Origin", origin)
+                .send(),
+            "the polling handshake",
+        )
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "expected an HTTP answer to the polling handshake (403), the connection failed \
+                 instead: {e} (see {RISKS_PAGE})"
+            )
+        });
+        assert_eq!(
+            answer.status(),
+            403,
+            "expected Origin {origin} ({why}) to be refused with 403: an origin is the scheme, \
+             the host and the port, compared whole (see {RISKS_PAGE})"
+        );
+    }
+}
+
+#[tokio::test]
+async fn step1_the_handshake_cap_is_per_address_and_per_second() {
+    let settings = security::Settings {
+        handshakes_per_second: 2,
+        ..security::Settings::default()
+    };
+    let server = Instance::start(settings).await;
+    let from = |ip: [u8; 4]| {
+        reqwest::Client::builder()
+            .local_address(Some(std::net::IpAddr::from(ip)))
+            .build()
+            .expect("an HTTP client")
+    };
+    let handshake = |client: reqwest::Client| {
+        let url = server.http.url("/socket.io/?EIO=4&transport=polling");
+        async move {
+            kit::within(WAIT, client.get(url).send(), "a polling handshake")
+                .await
+                .map(|answer| answer.status().as_u16())
+        }
+    };
+    let first = from([127, 0, 0, 1]);
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        statuses.push(handshake(first.clone()).await.unwrap_or_else(|e| {
+            panic!("expected an HTTP answer to each polling handshake, got {e} (see {LIMITS_PAGE})")
+        }));
+    }
+    assert_eq!(
+        statuses,
+        [200, 200, 429],
+        "expected 2 handshakes per second from 127.0.0.1 and 429 for the 3rd (see {LIMITS_PAGE})"
+    );
+    // Another loopback address is another client (Linux routes all of 127.0.0.0/8 to lo;
+    // where 127.0.0.2 cannot be bound, that part is skipped).
+    match handshake(from([127, 0, 0, 2])).await {
+        Ok(status) => assert_eq!(
+            status, 200,
+            "expected a handshake from 127.0.0.2 to pass while 127.0.0.1 is at its cap: the cap \
+             is per address, one client's flood must not lock the others out (see {LIMITS_PAGE})"
+        ),
+        Err(e) => eprintln!("127.0.0.2 unusable here ({e}); per-address part skipped"),
+    }
+    kit::within(
+        WAIT,
+        async {
+            loop {
+                if handshake(first.clone()).await.ok() == Some(200) {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        },
+        &format!(
+            "a 200 for 127.0.0.1 once its second is over: expected the cap to start a new \
+             window each second (see {LIMITS_PAGE})"
+        ),
+    )
+    .await;
+}
+
 // ------------------------------------------------------------------ step 2: who is connecting
 
 #[tokio::test]
@@ -166,6 +269,16 @@ async fn step2_every_bad_token_gets_connect_error_with_its_reason() {
             "revoked",
         ),
         ("garbage", json!({ "token": "not.a.jwt" }), "bad signature"),
+        (
+            "a token signed with HS512 (the secret is right, the algorithm is not HS256)",
+            json!({ "token": tokens.hs512("alice") }),
+            "bad signature",
+        ),
+        (
+            "a token expired 30 s ago (the leeway is a few seconds)",
+            json!({ "token": tokens.expired_since("alice", 30) }),
+            "expired",
+        ),
     ];
     for (what, auth, reason) in cases {
         let answer = Client::connect(&server, "/", auth).await;
@@ -183,6 +296,19 @@ async fn step2_every_bad_token_gets_connect_error_with_its_reason() {
             ),
         }
     }
+}
+
+#[tokio::test]
+async fn step2_a_token_expired_a_second_ago_is_within_the_leeway() {
+    let server = Instance::start(settings()).await;
+    let token = Tokens::new().expired_since("alice", 1);
+    let client = Client::connect(&server, "/", json!({ "token": token })).await;
+    assert!(
+        client.is_ok(),
+        "expected a token expired 1 s ago to connect: clocks differ by a few seconds, and the \
+         verifier allows that leeway; got {:?} (see {AUTH_PAGE})",
+        client.err()
+    );
 }
 
 #[tokio::test]
@@ -316,7 +442,11 @@ async fn step3_a_flooding_socket_is_dropped_then_disconnected_and_others_are_una
     }
     let mut acks = 0;
     let mut reason = None;
-    while let Some(frame) = flooder.recv_or_close(WAIT).await {
+    let awaited = format!(
+        "the flooder's disconnection: expected a socket far beyond its rate to be told why \
+         (`refused`) and disconnected (`41`) (see {LIMITS_PAGE})"
+    );
+    while let Some(frame) = flooder.recv_or_close(WAIT, &awaited).await {
         if frame.starts_with("43") {
             acks += 1;
         } else if frame.starts_with(r#"42["refused""#) {
@@ -379,7 +509,11 @@ async fn step3_the_shared_bucket_holds_across_two_instances() {
     let started = Instant::now();
     other.send(r#"421["echo","on time"]"#).await;
     assert_eq!(
-        other.recv("the other user's echo").await,
+        other
+            .recv(&format!(
+                "the other user's echo: expected another user's bucket to be untouched by the                  flood (see {LIMITS_PAGE})"
+            ))
+            .await,
         r#"431["on time"]"#
     );
     let on_time = started.elapsed();
@@ -396,12 +530,152 @@ async fn step3_the_shared_bucket_holds_across_two_instances() {
     );
 }
 
+#[tokio::test]
+async fn step3_the_bucket_refills_with_time_up_to_its_burst() {
+    let mut settings = settings();
+    settings.rate = security::bucket::Rate {
+        burst: 3.0,
+        per_second: 5.0,
+    };
+    settings.disconnect_after = 1000;
+    let server = Instance::start(settings).await;
+    let mut client = Client::connect(
+        &server,
+        "/",
+        json!({ "token": Tokens::new().user("quiet") }),
+    )
+    .await
+    .expect("connects");
+    client.send(r#"421["echo","first"]"#).await;
+    assert_eq!(
+        client.recv("the first echo").await,
+        r#"431["first"]"#,
+        "expected the first event to pass (see {LIMITS_PAGE})"
+    );
+    // Quiet for a second: at 5 tokens per second the bucket is full again, and no fuller
+    // than its burst. Nothing to await here but time itself.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    for i in 0..10 {
+        client.send(&format!(r#"42{}["echo",{i}]"#, 100 + i)).await;
+    }
+    let acks = client.count_acks(Duration::from_millis(500)).await;
+    assert_eq!(
+        acks, 3,
+        "expected a second of quiet to refill the bucket to its burst of 3 and no more, so 3 of \
+         10 events pass; got {acks} (see {LIMITS_PAGE})"
+    );
+    kit::within(
+        WAIT,
+        async {
+            for i in 0.. {
+                client
+                    .send(&format!(r#"42{}["echo","again"]"#, 200 + i))
+                    .await;
+                if client.count_acks(Duration::from_millis(100)).await > 0 {
+                    return;
+                }
+            }
+        },
+        &format!(
+            "an echo once a token came back: expected the empty bucket to refill at 5 tokens a \
+             second (see {LIMITS_PAGE})"
+        ),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn step3_refusals_are_counted_per_second_and_a_short_burst_is_only_dropped() {
+    let mut settings = settings();
+    settings.rate = security::bucket::Rate {
+        burst: 1.0,
+        per_second: 2.0,
+    };
+    settings.disconnect_after = 3;
+    let server = Instance::start(settings).await;
+    let mut client = Client::connect(
+        &server,
+        "/",
+        json!({ "token": Tokens::new().user("eager") }),
+    )
+    .await
+    .expect("connects");
+    for round in 0..2 {
+        let started = Instant::now();
+        // One event takes the token, three are refused: not more than `disconnect_after`.
+        for i in 0..4 {
+            client
+                .send(&format!(r#"42{}["echo",{i}]"#, 10 * round + i))
+                .await;
+        }
+        let (frames, closed) = client.frames_for(Duration::from_millis(600)).await;
+        assert!(
+            !closed && frames == [format!("43{}[0]", 10 * round)],
+            "round {round}: expected 1 echo and the 3 refused events dropped, without a \
+             disconnection (3 refusals within a second is not more than disconnect_after = 3, \
+             and the previous round's refusals are over a second old); got {frames:?}, closed: \
+             {closed} (see {LIMITS_PAGE})"
+        );
+        // The next round starts after this one's one-second window.
+        tokio::time::sleep(Duration::from_millis(1200).saturating_sub(started.elapsed())).await;
+    }
+}
+
+#[tokio::test]
+async fn step3_without_redis_each_instance_keeps_its_own_bucket() {
+    let redis = kit::redis::start_redis()
+        .await
+        .unwrap_or_else(|e| panic!("this test stops a real Redis: {e}"));
+    let mut settings = settings();
+    settings.redis = Some(redis::Client::open(redis.url()).expect("a valid URL"));
+    settings.key = format!("test-{}", security::random_id());
+    settings.rate = security::bucket::Rate {
+        burst: 3.0,
+        per_second: 0.1,
+    };
+    settings.disconnect_after = 1000;
+    let server = Instance::start(settings).await;
+    redis.stop().await.expect("Redis stops");
+    let mut client = Client::connect(
+        &server,
+        "/",
+        json!({ "token": Tokens::new().user("carol") }),
+    )
+    .await
+    .unwrap_or_else(|refusal| {
+        panic!(
+            "expected a valid token to connect with Redis down, got {refusal} (see {LIMITS_PAGE})"
+        )
+    });
+    for i in 0..6 {
+        client.send(&format!(r#"42{i}["echo",{i}]"#)).await;
+    }
+    for i in 0..3 {
+        assert_eq!(
+            client
+                .recv(&format!(
+                    "echo {i}: expected the first 3 of 6 events to pass this instance's bucket \
+                     (burst 3) while Redis is down (see {LIMITS_PAGE})"
+                ))
+                .await,
+            format!("43{i}[{i}]"),
+            "expected the echoes of the first 3 events, in order (see {LIMITS_PAGE})"
+        );
+    }
+    let more = client.count_acks(Duration::from_millis(1500)).await;
+    assert_eq!(
+        more, 0,
+        "expected the last 3 of 6 events dropped: without Redis the limit is this instance's \
+         bucket, not none; got {more} more echoes (see {LIMITS_PAGE})"
+    );
+}
+
 // ------------------------------------------------------------------ step 4: rooms and input
 
 #[tokio::test]
 async fn step4_joining_a_room_named_after_a_socket_is_refused() {
     let server = Instance::start(security::Settings::default()).await;
-    let victim = Client::connect(&server, "/", json!({}))
+    let mut victim = Client::connect(&server, "/", json!({}))
         .await
         .expect("connects");
     let mut spy = Client::connect(&server, "/", json!({}))
@@ -435,11 +709,95 @@ async fn step4_joining_a_room_named_after_a_socket_is_refused() {
         ],
         "a room name outside the pattern must be refused (see {RISKS_PAGE})"
     );
+    victim.send(r#"421["join","general"]"#).await;
+    assert_eq!(
+        victim.recv("the join ack").await,
+        "431[true]",
+        "expected a valid room to join (see {RISKS_PAGE})"
+    );
     spy.send(r#"422["join","general"]"#).await;
     assert_eq!(
         spy.recv("the join ack").await,
         "432[true]",
-        "a valid room joins (see {RISKS_PAGE})"
+        "expected a valid room to join, one with members too (see {RISKS_PAGE})"
+    );
+}
+
+#[tokio::test]
+async fn step4_room_names_follow_the_pattern() {
+    let server = Instance::start(security::Settings::default()).await;
+    let mut client = Client::connect(&server, "/", json!({}))
+        .await
+        .expect("connects");
+    let longest = "a".repeat(32);
+    let too_long = "a".repeat(33);
+    let names = [
+        ("general", true),
+        ("0-day", true),
+        ("a", true),
+        (longest.as_str(), true),
+        (too_long.as_str(), false),
+        ("", false),
+        ("General", false),
+        ("room_1", false),
+        ("-dash", false),
+    ];
+    for (id, (name, valid)) in names.into_iter().enumerate() {
+        client.send(&format!(r#"42{id}["join","{name}"]"#)).await;
+        let ack = kit::within(
+            WAIT,
+            async {
+                loop {
+                    let frame = client.recv("the join ack").await;
+                    if frame.starts_with(&format!("43{id}[")) {
+                        return frame;
+                    }
+                }
+            },
+            &format!("the ack of joining {name:?} (see {RISKS_PAGE})"),
+        )
+        .await;
+        assert_eq!(
+            ack,
+            format!("43{id}[{valid}]"),
+            "expected joining {name:?} to be {}: room names are a lowercase letter or a digit,              then lowercase letters, digits and dashes, 32 characters at most (see {RISKS_PAGE})",
+            if valid { "accepted" } else { "refused" }
+        );
+    }
+}
+
+#[tokio::test]
+async fn step4_a_socket_on_another_instance_cannot_be_spied_on() {
+    let redis = kit::redis::start_redis()
+        .await
+        .unwrap_or_else(|e| panic!("two instances need a real Redis: {e}"));
+    let key = format!("test-{}", security::random_id());
+    let cluster_settings = || security::Settings {
+        redis: Some(redis::Client::open(redis.url()).expect("a valid URL")),
+        key: key.clone(),
+        ..security::Settings::default()
+    };
+    let one = Instance::start(cluster_settings()).await;
+    let two = Instance::start(cluster_settings()).await;
+    let victim = Client::connect(&one, "/", json!({}))
+        .await
+        .expect("connects");
+    let mut spy = Client::connect(&two, "/", json!({}))
+        .await
+        .expect("connects");
+    spy.send(&format!(r#"421["join","{}"]"#, victim.sid)).await;
+    let answers = [
+        spy.recv(&format!("the refusal (see {RISKS_PAGE})")).await,
+        spy.recv(&format!("the join ack (see {RISKS_PAGE})")).await,
+    ];
+    assert_eq!(
+        answers,
+        [
+            r#"42["refused",{"event":"join","reason":"a room cannot be named after a socket"}]"#
+                .to_owned(),
+            "431[false]".to_owned(),
+        ],
+        "expected joining the room of a socket on another instance to be refused: ask the          cluster, not this instance (see {RISKS_PAGE})"
     );
 }
 
@@ -465,11 +823,58 @@ async fn step4_an_oversized_chat_is_refused_and_not_broadcast() {
     alice
         .send(&format!(r#"42["chat",{{"text":"{exact}"}}]"#))
         .await;
-    let received = bob.recv("the 500-character chat").await;
+    let received = bob
+        .recv(&format!(
+            "the 500-character chat: expected 500 characters (1000 bytes) to be within the limit              (see {RISKS_PAGE})"
+        ))
+        .await;
     assert!(
         received.contains(&exact),
         "500 characters (1000 bytes) is within the limit: count characters, not bytes; got \
          {received:.80} (see {RISKS_PAGE})"
+    );
+}
+
+#[tokio::test]
+async fn step4_a_chat_to_a_room_outside_the_pattern_is_refused() {
+    let server = Instance::start(security::Settings::default()).await;
+    let mut alice = Client::connect(&server, "/", json!({}))
+        .await
+        .expect("connects");
+    let mut bob = Client::connect(&server, "/", json!({}))
+        .await
+        .expect("connects");
+    bob.send(r#"421["join","general"]"#).await;
+    assert_eq!(bob.recv("the join ack").await, "431[true]");
+    let refusal = r#"42["refused",{"event":"chat","reason":"room names are 1 to 32 lowercase letters, digits and dashes"}]"#;
+    for room in [r#""General""#, "7"] {
+        alice
+            .send(&format!(r#"42["chat",{{"text":"hi","room":{room}}}]"#))
+            .await;
+        assert_eq!(
+            alice
+                .recv(&format!(
+                    "the refusal of a chat to room {room}: expected a room outside the pattern to \
+                     be refused (see {RISKS_PAGE})"
+                ))
+                .await,
+            refusal,
+            "expected a chat to room {room} to be refused, the room is not a valid name (see \
+             {RISKS_PAGE})"
+        );
+    }
+    alice
+        .send(r#"42["chat",{"text":"to general","room":"general"}]"#)
+        .await;
+    let received = bob
+        .recv(&format!(
+            "the chat to general: expected a valid room to get it (see {RISKS_PAGE})"
+        ))
+        .await;
+    assert!(
+        received.contains("to general"),
+        "expected bob, in general, to get the chat to general first, got {received} (see \
+         {RISKS_PAGE})"
     );
 }
 
@@ -616,6 +1021,56 @@ async fn step5_the_broadcast_histogram_is_cumulative() {
     });
 }
 
+#[tokio::test]
+async fn step5_a_histogram_counts_every_observation_in_seconds() {
+    let histogram = security::histogram::Histogram::default();
+    for elapsed in [
+        Duration::from_micros(5),
+        Duration::from_millis(2),
+        Duration::from_millis(300),
+    ] {
+        histogram.observe(elapsed);
+    }
+    let mut text = String::new();
+    histogram.render(&mut text, "h", "a test histogram");
+    let lines: Vec<&str> = text.lines().collect();
+    let expected = [
+        "# HELP h a test histogram",
+        "# TYPE h histogram",
+        r#"h_bucket{le="0.00001"} 1"#,
+        r#"h_bucket{le="0.00005"} 1"#,
+        r#"h_bucket{le="0.0001"} 1"#,
+        r#"h_bucket{le="0.0005"} 1"#,
+        r#"h_bucket{le="0.001"} 1"#,
+        r#"h_bucket{le="0.005"} 2"#,
+        r#"h_bucket{le="0.01"} 2"#,
+        r#"h_bucket{le="0.05"} 2"#,
+        r#"h_bucket{le="0.1"} 2"#,
+        r#"h_bucket{le="+Inf"} 3"#,
+    ];
+    assert_eq!(
+        lines.get(..expected.len()),
+        Some(&expected[..]),
+        "expected HELP, TYPE histogram, then cumulative buckets: 5 µs, 2 ms and 300 ms leave 1 \
+         up to 1 ms, 2 up to 100 ms, and 3 in +Inf (see {METRICS_PAGE})\n{text}"
+    );
+    let value = |suffix: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(&format!("h_{suffix} ")))
+            .and_then(|n| n.trim().parse::<f64>().ok())
+    };
+    assert_eq!(
+        value("count"),
+        Some(3.0),
+        "expected h_count 3, the +Inf bucket's count (every observation; see {METRICS_PAGE})\n{text}"
+    );
+    let sum = value("sum");
+    assert!(
+        sum.is_some_and(|sum| (sum - 0.302_005).abs() < 1e-6),
+        "expected h_sum 0.302005 (seconds, as the buckets), got {sum:?} (see {METRICS_PAGE})\n{text}"
+    );
+}
+
 mod support {
     use std::net::SocketAddr;
     use std::time::Duration;
@@ -744,6 +1199,25 @@ mod support {
             })
         }
 
+        /// Expired `secs` seconds ago.
+        pub fn expired_since(&self, sub: &str, secs: u64) -> String {
+            let exp = security::jwt::now_secs() - secs;
+            self.signed(Claims {
+                exp,
+                ..self.claims(sub)
+            })
+        }
+
+        /// Signed with the right secret but HS512.
+        pub fn hs512(&self, sub: &str) -> String {
+            jsonwebtoken::encode(
+                &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS512),
+                &self.claims(sub),
+                &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+            )
+            .expect("HS512 signing works")
+        }
+
         pub fn foreign(&self, sub: &str) -> String {
             security::jwt::sign(b"another-secret-another-secret-00", &self.claims(sub))
         }
@@ -856,8 +1330,13 @@ mod support {
         }
 
         /// The next text frame, or `None` when the connection closes; panics after `limit`.
-        pub async fn recv_or_close(&mut self, limit: Duration) -> Option<String> {
-            kit::within(limit, self.next(), "a frame or the close").await
+        pub async fn recv_or_close(&mut self, limit: Duration, what: &str) -> Option<String> {
+            kit::within(
+                limit,
+                self.next(),
+                &format!("a frame or the close ({what})"),
+            )
+            .await
         }
 
         /// Acks (`43...`) received within `limit`.
@@ -869,6 +1348,19 @@ mod support {
                 }
             }
             acks
+        }
+
+        /// The frames received within `limit`, and whether the connection closed meanwhile.
+        pub async fn frames_for(&mut self, limit: Duration) -> (Vec<String>, bool) {
+            let mut frames = Vec::new();
+            let deadline = tokio::time::Instant::now() + limit;
+            loop {
+                match tokio::time::timeout_at(deadline, self.next()).await {
+                    Ok(Some(frame)) => frames.push(frame),
+                    Ok(None) => return (frames, true),
+                    Err(_) => return (frames, false),
+                }
+            }
         }
 
         async fn next(&mut self) -> Option<String> {
