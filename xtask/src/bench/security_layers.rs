@@ -98,7 +98,8 @@ impl Variant {
             return out;
         }
         if self == Variant::On {
-            out.extend(["--jwt-secret", SECRET, "--jwt-audience", AUDIENCE]);
+            let layers = ["--jwt-secret", SECRET, "--jwt-audience", AUDIENCE];
+            out.extend(layers.map(str::to_owned));
             out.extend(["--allowed-origins", ORIGIN].map(str::to_owned));
         }
         // Every client is its own user, but all of them come from 127.0.0.1.
