@@ -102,8 +102,10 @@ impl Variant {
             out.extend(layers.map(str::to_owned));
             out.extend(["--allowed-origins", ORIGIN].map(str::to_owned));
         }
-        // Every client is its own user, but all of them come from 127.0.0.1.
-        let events = (f64::from(args.rate) * 10.0).max(100.0);
+        // Every client is its own user, but all of them come from 127.0.0.1, and without a
+        // token the bucket is the address's: it must hold every join and every chat at once.
+        let all_events = args.clients as f64 + f64::from(args.rate) * args.senders as f64;
+        let events = (all_events * 2.0).max(100.0);
         let handshakes = (args.clients * 10).max(100);
         let limits = [
             ("--events-per-second", events.to_string()),
@@ -452,7 +454,9 @@ mod tests {
         };
         assert_eq!(value("--jwt-secret"), super::SECRET);
         assert_eq!(value("--allowed-origins"), super::ORIGIN);
-        assert!(value("--events-per-second").parse::<f64>().unwrap() >= 200.0);
+        // 300 joins and 10 x 20 chats per second from one address (the bucket without a token).
+        assert!(value("--events-per-second").parse::<f64>().unwrap() >= 500.0);
+        assert!(value("--event-burst").parse::<f64>().unwrap() >= 500.0);
         assert!(value("--connections-per-address").parse::<usize>().unwrap() > 300);
         assert!(value("--handshakes-per-second").parse::<usize>().unwrap() > 300);
         let limits_only = Variant::LimitsOnly.server_args(url, &args());
