@@ -112,7 +112,10 @@ impl Variant {
             ("--event-burst", events.to_string()),
             ("--handshakes-per-second", handshakes.to_string()),
             ("--connections-per-user", "4".to_owned()),
-            ("--connections-per-address", (args.clients * 2 + 16).to_string()),
+            (
+                "--connections-per-address",
+                (args.clients * 2 + 16).to_string(),
+            ),
         ];
         for (flag, value) in limits {
             out.extend([flag.to_owned(), value]);
@@ -361,7 +364,11 @@ fn per_round(runs: &[Run], variant: Variant, measure: fn(&Run) -> f64, relative:
     (1..=rounds)
         .filter_map(|round| {
             let (a, b) = (of(round, variant)?, of(round, Variant::Off)?);
-            Some(if relative { percent_change(a, b) } else { a - b })
+            Some(if relative {
+                percent_change(a, b)
+            } else {
+                a - b
+            })
         })
         .collect()
 }
@@ -374,13 +381,7 @@ fn markdown(args: &Args, runs: &[Run]) -> String {
          p50 / p99 / max | connect p50 / p99 | server CPU per delivery | Redis CPU, commands \
          while sending | server RSS after | closed by the server |\n\
          |---|---|---|---|---|---|---|---|---|---|\n",
-        args.clients,
-        args.rooms,
-        args.rooms,
-        args.senders,
-        args.rate,
-        args.duration,
-        args.rounds
+        args.clients, args.rooms, args.rooms, args.senders, args.rate, args.duration, args.rounds
     );
     for run in runs {
         out.push_str(&run.row());
@@ -392,10 +393,22 @@ fn markdown(args: &Args, runs: &[Run]) -> String {
     );
     type Measure = (&'static str, fn(&Run) -> f64, bool, &'static str, usize);
     let measures: [Measure; 4] = [
-        ("deliveries per second", Run::deliveries_per_second, true, "%", 1),
+        (
+            "deliveries per second",
+            Run::deliveries_per_second,
+            true,
+            "%",
+            1,
+        ),
         ("latency p50", Run::latency_p50_ms, false, "ms", 2),
         ("connect p50", Run::connect_p50_ms, false, "ms", 2),
-        ("server CPU per delivery", Run::cpu_per_delivery_us, true, "%", 0),
+        (
+            "server CPU per delivery",
+            Run::cpu_per_delivery_us,
+            true,
+            "%",
+            0,
+        ),
     ];
     for (name, measure, relative, unit, decimals) in measures {
         out.push_str(&format!("| {name} |"));
@@ -470,7 +483,9 @@ mod tests {
         let on = Variant::On.target("ws://x", "room-1".into(), 7).unwrap();
         assert!(on.token.is_some_and(|t| t.split('.').count() == 3));
         assert_eq!(on.origin.as_deref(), Some(super::ORIGIN));
-        let off = Variant::LimitsOnly.target("ws://x", "room-1".into(), 7).unwrap();
+        let off = Variant::LimitsOnly
+            .target("ws://x", "room-1".into(), 7)
+            .unwrap();
         assert_eq!((off.token, off.origin), (None, None));
     }
 
