@@ -49,20 +49,28 @@ pub fn run(args: TokenArgs) -> Result<()> {
              with (`cargo run -p lab-04-security -- --jwt-secret SECRET`)"
         );
     };
+    println!(
+        "{}",
+        sign(&args.sub, &args.role, &secret, &args.audience, args.ttl)?
+    );
+    Ok(())
+}
+
+/// A token for `sub` with `role`, minted for `audience`, valid `ttl` seconds from now.
+pub fn sign(sub: &str, role: &str, secret: &str, audience: &str, ttl: u64) -> Result<String> {
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?;
     let claims = Claims {
-        sub: &args.sub,
-        role: &args.role,
-        exp: now.as_secs() + args.ttl,
-        aud: &args.audience,
-        jti: format!("{:x}{:x}", now.as_nanos(), std::process::id()),
+        sub,
+        role,
+        exp: now.as_secs() + ttl,
+        aud: audience,
+        // Unique per token even when many are minted in the same nanosecond (the bench's).
+        jti: format!("{:x}{:x}-{sub}", now.as_nanos(), std::process::id()),
     };
-    let token = jsonwebtoken::encode(
+    jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
         &claims,
         &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
     )
-    .context("signing the token")?;
-    println!("{token}");
-    Ok(())
+    .context("signing the token")
 }

@@ -44,22 +44,62 @@ pub(super) async fn next_text(ws: &mut Ws, what: &str) -> Result<String> {
     }
 }
 
-/// Engine.IO handshake, Socket.IO connect to `/`, join `room` with an ack.
-async fn connect(url: &str, room: &str) -> Result<(Ws, Duration)> {
+/// Where a client connects and what it shows the server on the way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Target {
+    /// `ws://ADDR/socket.io/?EIO=4&transport=websocket`.
+    pub(super) url: String,
+    /// The room it joins.
+    pub(super) room: String,
+    /// A JWT sent in the CONNECT payload (`40{"token":"..."}`), for chapter 4's server.
+    pub(super) token: Option<String>,
+    /// An `Origin` header on the upgrade request, as a browser would send.
+    pub(super) origin: Option<String>,
+}
+
+impl Target {
+    /// No token, no Origin header: chapters 2 and 3.
+    pub(super) fn plain(url: String, room: String) -> Target {
+        Target {
+            url,
+            room,
+            token: None,
+            origin: None,
+        }
+    }
+}
+
+/// The Socket.IO CONNECT to `/`: bare, or with the token as its auth payload.
+fn connect_packet(token: Option<&str>) -> String {
+    match token {
+        None => "40".to_owned(),
+        Some(token) => format!("40{}", serde_json::json!({ "token": token })),
+    }
+}
+
+/// Engine.IO handshake, Socket.IO connect to `/`, join the room with an ack.
+async fn connect(target: &Target) -> Result<(Ws, Duration)> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let started = Instant::now();
+    let mut request = target.url.as_str().into_client_request()?;
+    if let Some(origin) = &target.origin {
+        request.headers_mut().insert("origin", origin.parse()?);
+    }
     // TCP_NODELAY on the client too: an emit must not wait for the previous frame's ACK.
-    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true).await?;
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(request, None, true).await?;
     let open = next_text(&mut ws, "the open packet").await?;
     ensure!(
         open.starts_with("0{"),
         "expected the open packet `0{{...}}`, got {open}"
     );
-    ws.send(Message::text("40")).await?;
+    ws.send(Message::text(connect_packet(target.token.as_deref())))
+        .await?;
     let connected = next_text(&mut ws, "the namespace connect `40{...}`").await?;
     ensure!(
         connected.starts_with("40{"),
         "expected `40{{\"sid\":...}}`, got {connected}"
     );
+    let room = &target.room;
     ws.send(Message::text(format!("420[\"join\",\"{room}\"]")))
         .await?;
     let ack = next_text(&mut ws, "the join ack").await?;
@@ -70,18 +110,16 @@ async fn connect(url: &str, room: &str) -> Result<(Ws, Duration)> {
     Ok((ws, started.elapsed()))
 }
 
-/// Connects client i to `targets[i] = (url, room)`, [`CONNECTS_IN_FLIGHT`] at a time: the
-/// sockets in order, and each one's connect time.
-pub(super) async fn connect_all(
-    targets: Vec<(String, String)>,
-) -> Result<(Vec<Ws>, Vec<Duration>)> {
+/// Connects client i to `targets[i]`, [`CONNECTS_IN_FLIGHT`] at a time: the sockets in order,
+/// and each one's connect time.
+pub(super) async fn connect_all(targets: Vec<Target>) -> Result<(Vec<Ws>, Vec<Duration>)> {
     let gate = Arc::new(Semaphore::new(CONNECTS_IN_FLIGHT));
     let mut pending = Vec::with_capacity(targets.len());
-    for (url, room) in targets {
+    for target in targets {
         let gate = gate.clone();
         pending.push(tokio::spawn(async move {
             let _permit = gate.acquire_owned().await.expect("never closed");
-            connect(&url, &room).await
+            connect(&target).await
         }));
     }
     let mut sockets = Vec::with_capacity(pending.len());
@@ -290,7 +328,13 @@ pub(super) fn ms(d: Duration) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{Receipt, number_field, percentile, receipt};
+    use super::{Receipt, connect_packet, number_field, percentile, receipt};
+
+    #[test]
+    fn the_token_rides_in_the_connect_payload() {
+        assert_eq!(connect_packet(None), "40");
+        assert_eq!(connect_packet(Some("a.b.c")), r#"40{"token":"a.b.c"}"#);
+    }
 
     #[test]
     fn fields_are_found_in_a_relayed_chat() {

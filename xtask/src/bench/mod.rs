@@ -11,6 +11,7 @@ use clap::Subcommand;
 mod chat_load;
 mod child;
 mod redis_child;
+mod security_layers;
 mod socketio;
 mod socketio_cluster;
 mod socketio_idle;
@@ -23,6 +24,8 @@ pub enum BenchCommand {
     Socketio(socketio::Args),
     /// Loss, latency split by instance, Redis traffic and CPU of chapter 3's cluster.
     SocketioCluster(socketio_cluster::Args),
+    /// What chapter 4's layers cost: the same load with them on and off (chapter 3), alternately.
+    Security(security_layers::Args),
 }
 
 pub fn run(what: BenchCommand) -> Result<()> {
@@ -30,6 +33,7 @@ pub fn run(what: BenchCommand) -> Result<()> {
         BenchCommand::Transports => transports::run(),
         BenchCommand::Socketio(args) => socketio::run(args),
         BenchCommand::SocketioCluster(args) => socketio_cluster::run(args),
+        BenchCommand::Security(args) => security_layers::run(args),
     }
 }
 

@@ -90,6 +90,12 @@ impl RedisChild {
         let text = String::from_utf8_lossy(items.first().context("an empty INFO answer")?);
         Ok(parse_info(&text))
     }
+
+    /// `FLUSHALL`: every run starts from an empty Redis (no slots or buckets of the last one).
+    pub(super) async fn flush_all(&self) -> Result<()> {
+        Conn::open(&self.addr).await?.command("FLUSHALL").await?;
+        Ok(())
+    }
 }
 
 impl Drop for RedisChild {

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, ensure};
 
-use super::chat_load::{CONNECTS_IN_FLIGHT, Traffic, connect_all, ms, percentile};
+use super::chat_load::{CONNECTS_IN_FLIGHT, Target, Traffic, connect_all, ms, percentile};
 use super::child::{Server, build_release, load_average, raise_open_files_limit};
 use crate::{ui, workspace};
 
@@ -144,7 +144,7 @@ async fn measure(binary: &Path, args: &Args) -> Result<Report> {
     let room_of = |i: usize| format!("room-{}", i % args.rooms);
     let started = Instant::now();
     let targets = (0..args.clients)
-        .map(|i| (url.clone(), room_of(i)))
+        .map(|i| Target::plain(url.clone(), room_of(i)))
         .collect();
     let (sockets, mut connect_times) = connect_all(targets).await?;
     let connect_total = started.elapsed();

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, ensure};
 
-use super::chat_load::{Receipt, Traffic, connect_all, ms, percentile};
+use super::chat_load::{Receipt, Target, Traffic, connect_all, ms, percentile};
 use super::child::{self, Server, build_release, load_average, raise_open_files_limit};
 use super::redis_child::{ChannelCount, Monitor, Probe, RedisChild};
 use crate::{ui, workspace};
@@ -115,17 +115,17 @@ pub fn run(args: Args) -> Result<()> {
 
 /// Where client i is: its room and its instance.
 #[derive(Debug, Clone, Copy)]
-struct Layout {
-    clients: usize,
-    rooms: usize,
-    instances: usize,
+pub(super) struct Layout {
+    pub(super) clients: usize,
+    pub(super) rooms: usize,
+    pub(super) instances: usize,
     /// Client i on instance (i % rooms) % instances: each room lives on one instance, so no
     /// delivery crosses Redis, yet every instance still receives every publication.
-    by_room: bool,
+    pub(super) by_room: bool,
 }
 
 impl Layout {
-    fn room(&self, client: usize) -> usize {
+    pub(super) fn room(&self, client: usize) -> usize {
         client % self.rooms
     }
 
@@ -139,7 +139,7 @@ impl Layout {
 
     /// The deliveries one chat of `sender` is owed: (on its instance, on the others).
     /// Every member of its room but itself.
-    fn recipients(&self, sender: usize) -> (u64, u64) {
+    pub(super) fn recipients(&self, sender: usize) -> (u64, u64) {
         let members = (0..self.clients)
             .filter(|&c| c != sender && self.room(c) == self.room(sender))
             .map(|c| self.instance(c) == self.instance(sender));
@@ -155,19 +155,19 @@ impl Layout {
 
 /// The receipts, checked and split by where the receiver is relative to the sender.
 #[derive(Debug, Default, PartialEq, Eq)]
-struct Split {
+pub(super) struct Split {
     /// Latencies (ns, sorted) of first receipts on the sender's instance.
-    same: Vec<u64>,
+    pub(super) same: Vec<u64>,
     /// The same on another instance.
-    other: Vec<u64>,
+    pub(super) other: Vec<u64>,
     /// Receipts of a chat the client had already received.
-    duplicates: u64,
+    pub(super) duplicates: u64,
     /// Receipts by a client that is not in the sender's room, or is the sender.
-    misdelivered: u64,
+    pub(super) misdelivered: u64,
 }
 
 impl Split {
-    fn of(layout: Layout, receipts: &[Vec<Receipt>]) -> Split {
+    pub(super) fn of(layout: Layout, receipts: &[Vec<Receipt>]) -> Split {
         let mut split = Split::default();
         for (client, receipts) in receipts.iter().enumerate() {
             let mut seen = HashSet::with_capacity(receipts.len());
@@ -192,11 +192,11 @@ impl Split {
         split
     }
 
-    fn received(&self) -> u64 {
+    pub(super) fn received(&self) -> u64 {
         (self.same.len() + self.other.len()) as u64
     }
 
-    fn all(&self) -> Vec<u64> {
+    pub(super) fn all(&self) -> Vec<u64> {
         let mut all = [self.same.as_slice(), self.other.as_slice()].concat();
         all.sort_unstable();
         all
@@ -280,7 +280,7 @@ async fn measure(
         .map(|i| {
             let addr = &servers[layout.instance(i)].addr;
             let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
-            (url, room(i))
+            Target::plain(url, room(i))
         })
         .collect();
     let started = Instant::now();
@@ -387,7 +387,7 @@ fn cpu_times(servers: &[Server]) -> Result<Vec<Duration>> {
 }
 
 /// `p50 / p99 / max` of sorted nanoseconds, `—` when there are none.
-fn latencies(sorted: &[u64]) -> String {
+pub(super) fn latencies(sorted: &[u64]) -> String {
     let at = |p: f64| percentile(sorted, p).map(|ns| ms(Duration::from_nanos(ns)));
     match (at(50.0), at(99.0), sorted.last()) {
         (Some(p50), Some(p99), Some(&max)) => {
