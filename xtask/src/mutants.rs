@@ -158,9 +158,11 @@ pub fn mutants(lab: &str, extra: &[String]) -> Result<()> {
         } else {
             format!(" (sample: {})", extra.join(" "))
         };
+        // In code spans: a trait impl's name (`<impl Trait for Type>::f`) is not an HTML tag.
+        let functions: Vec<String> = learner_functions.iter().map(|f| format!("`{f}`")).collect();
         format!(
             "learner's functions: {} in {}{sample}",
-            learner_functions.join(", "),
+            functions.join(", "),
             short.join(", ")
         )
     } else {
