@@ -108,8 +108,15 @@ pub fn mutants(lab: &str, extra: &[String]) -> Result<()> {
             command.args(["--test", name]);
         }
     }
+    // A listing changes nothing to record; and a run must not report an earlier run's outcomes.
+    let listing = extra.iter().any(|a| a == "--list" || a == "--list-files");
+    let outcomes = out_dir.join("mutants.out/outcomes.json");
+    let _ = std::fs::remove_file(&outcomes);
     let started = std::time::Instant::now();
     let status = command.status().context("running cargo mutants")?;
+    if listing {
+        return Ok(());
+    }
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let measured = format!(
         "{}, {} min, {cpus} CPU(s)",
@@ -117,7 +124,6 @@ pub fn mutants(lab: &str, extra: &[String]) -> Result<()> {
         started.elapsed().as_secs().div_ceil(60)
     );
     // cargo-mutants exits non-zero when mutants are missed; the outcomes still count.
-    let outcomes = out_dir.join("mutants.out/outcomes.json");
     let counts = read_counts(&outcomes).with_context(|| {
         format!(
             "cargo mutants ({status}) left no readable {}",
@@ -223,7 +229,7 @@ fn learner_functions(lab: &workspace::Lab) -> Result<Vec<String>> {
         let found = sources.iter().find_map(|text| {
             let lines: Vec<&str> = text.lines().collect();
             let at = lines.iter().position(|l| l.trim() == marker)?;
-            enclosing_function(&lines[..=at])
+            enclosing_function(&lines[..=signature_below(&lines, at).unwrap_or(at)])
         });
         match found {
             Some(name) => functions.push(name),
@@ -237,6 +243,36 @@ fn learner_functions(lab: &workspace::Lab) -> Result<Vec<String>> {
     functions.sort();
     functions.dedup();
     Ok(functions)
+}
+
+/// A region that is a whole `fn` has its anchor just above the signature (doc comments and
+/// attributes may sit between them): the signature's line.
+fn signature_below(lines: &[&str], anchor: usize) -> Option<usize> {
+    let is_decoration = |l: &&str| {
+        let t = l.trim_start();
+        t.starts_with("///") || t.starts_with("#[")
+    };
+    let offset = lines
+        .get(anchor + 1..)?
+        .iter()
+        .position(|l| !is_decoration(l))?;
+    let at = anchor + 1 + offset;
+    is_fn_line(lines[at]).then_some(at)
+}
+
+/// Whether `line` opens a function.
+fn is_fn_line(line: &str) -> bool {
+    let trimmed = line.trim_start();
+    [
+        "fn ",
+        "pub fn ",
+        "pub(crate) fn ",
+        "async fn ",
+        "pub async fn ",
+        "pub(crate) async fn ",
+    ]
+    .iter()
+    .any(|start| trimmed.starts_with(start))
 }
 
 /// The function a region's anchor sits in (the last `fn` above it), prefixed by the type of
@@ -257,13 +293,9 @@ fn enclosing_function(lines_to_anchor: &[&str]) -> Option<String> {
         .rev()
         .find_map(|(i, line)| {
             let trimmed = line.trim_start();
-            let is_fn = trimmed.starts_with("fn ")
-                || trimmed.starts_with("pub fn ")
-                || trimmed.starts_with("pub(crate) fn ")
-                || trimmed.starts_with("async fn ")
-                || trimmed.starts_with("pub async fn ")
-                || trimmed.starts_with("pub(crate) async fn ");
-            is_fn.then(|| fn_name(trimmed).map(|n| (i, n))).flatten()
+            is_fn_line(line)
+                .then(|| fn_name(trimmed).map(|n| (i, n)))
+                .flatten()
         })?;
     // An `impl` opened at column 0 above the fn, with no item closed at column 0 between.
     let owner = lines_to_anchor[..at].iter().rev().find_map(|line| {
@@ -454,6 +486,24 @@ mod tests {
         assert_eq!(
             super::functions_regex(&["<impl Adapter for RedisAdapter>::broadcast".into()]),
             "(replace | in )(<impl Adapter for RedisAdapter>::broadcast)( |$)"
+        );
+        // A whole-fn region: the slice ends at the signature under the anchor.
+        let whole =
+            "impl Authenticator {\n    // ANCHOR: authenticate\n    async fn authenticate(&self) {";
+        let lines: Vec<&str> = whole.lines().collect();
+        assert_eq!(super::signature_below(&lines, 1), Some(2));
+        let documented = [
+            "// ANCHOR: validate",
+            "/// Checks.",
+            "#[inline]",
+            "pub fn validate() {",
+        ];
+        assert_eq!(super::signature_below(&documented, 0), Some(3));
+        let inside = ["fn f() {", "    // ANCHOR: x", "    let a = 1;"];
+        assert_eq!(super::signature_below(&inside, 1), None);
+        assert_eq!(
+            super::enclosing_function(&lines).as_deref(),
+            Some("Authenticator::authenticate")
         );
         let free = "impl A {\n}\n\npub async fn run(x: u8) {\n    // ANCHOR: heartbeat";
         let lines: Vec<&str> = free.lines().collect();
