@@ -43,6 +43,11 @@ impl HandshakeLimit {
         )
     }
     // ANCHOR_END: handshake_cap
+
+    /// How many addresses the cap remembers (what its memory grows with).
+    pub fn tracked(&self) -> usize {
+        self.seen.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
 }
 
 /// The Origin check, then the per-address cap (upgrades are not new sessions: not counted).

@@ -211,6 +211,38 @@ async fn step1_the_handshake_cap_is_per_address_and_per_second() {
     .await;
 }
 
+#[tokio::test]
+async fn step1_the_handshake_cap_forgets_only_addresses_whose_second_is_over() {
+    use security::gate::HandshakeLimit;
+    use std::net::{IpAddr, Ipv4Addr};
+    // Addresses 10.x.y.z, one per index: more than any pruning bound a server would choose.
+    let address = |i: u32| IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i));
+    let limit = HandshakeLimit::new(5);
+    for i in 0..10_005 {
+        limit.admit(address(i));
+    }
+    // Time passing is what is tested: every address above is now past its second.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    for i in 0..3 {
+        limit.admit(address(100_000 + i));
+    }
+    assert_eq!(
+        limit.tracked(),
+        3,
+        "expected the 10,005 addresses whose second is over to be forgotten once 3 new ones came: \
+         the map must not grow with every address ever seen (see {RISKS_PAGE})"
+    );
+    for i in 3..10_003 {
+        limit.admit(address(100_000 + i));
+    }
+    assert_eq!(
+        limit.tracked(),
+        10_003,
+        "expected all 10,003 addresses of the current second to be kept: forgetting one gives it \
+         a fresh allowance before its second is over (see {RISKS_PAGE})"
+    );
+}
+
 // ------------------------------------------------------------------ step 2: who is connecting
 
 #[tokio::test]
