@@ -31,8 +31,7 @@ use crate::replies::Replies;
 use crate::requests::{Pending, collect, random_id};
 use crate::wire::{self, Broadcast, Request, Response};
 
-/// One publication waiting in the outbox: channel and payload.
-/// A publication: channel, payload, and when it was queued (for the lag).
+/// One publication waiting in the outbox: channel, payload, and when it was queued (for the lag).
 type Outgoing = (String, Vec<u8>, Instant);
 
 /// Publications waiting for Redis at most. While Redis is away each PUBLISH takes up to the
@@ -181,10 +180,16 @@ impl RedisAdapter {
     fn publish(&self, channel: String, payload: Vec<u8>) {
         // Full: Redis has been failing long enough to queue OUTBOX_CAPACITY messages. This one
         // is lost now, counted, rather than memory growing for as long as the outage lasts.
-        match self.outbox.try_send((channel, payload, Instant::now())) {
-            Ok(()) => self.stats.queued.fetch_add(1, Ordering::Relaxed),
-            Err(_) => self.stats.publish_failures.fetch_add(1, Ordering::Relaxed),
-        };
+        // Counted as queued before the send: the publisher may take it (and count it out) at once.
+        self.stats.queued.fetch_add(1, Ordering::Relaxed);
+        if self
+            .outbox
+            .try_send((channel, payload, Instant::now()))
+            .is_err()
+        {
+            self.stats.queued.fetch_sub(1, Ordering::Relaxed);
+            self.stats.publish_failures.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     fn send_request(&self, request: &Request) {
