@@ -82,6 +82,18 @@ pub(crate) struct Shared {
     pub(crate) skip_middlewares: bool,
 }
 
+/// What the store gave a CONNECT (see [`Namespace::restore`]).
+#[derive(Default)]
+pub(crate) struct Recovery {
+    session: Option<RestoredSession>,
+    since: Option<String>,
+}
+
+/// The offset a recorded packet carries: its last argument, a string.
+fn offset_of(packet: &Packet) -> Option<&str> {
+    packet.data.as_ref()?.as_array()?.last()?.as_str()
+}
+
 /// A broadcast waiting for its offset, in the order emitted.
 type Recording = (
     Packet,
@@ -306,7 +318,7 @@ impl Namespace {
     ) -> Result<Socket, ConnectError> {
         let auth = auth.unwrap_or_else(|| Value::Object(Map::new()));
         let restored = self.restore(&auth).await;
-        let middlewares = self.middlewares_for(restored.is_some());
+        let middlewares = self.middlewares_for(restored.session.is_some());
         // ANCHOR: connect
         // Step 3: run the middlewares, create the socket and answer CONNECT.
         // A client that sends `40` (or `40/admins,`) gets `40{"sid":...}` with a socket id of its own,
@@ -331,16 +343,11 @@ impl Namespace {
 
     /// Answers a refused CONNECT; a session being restored is saved again, so the client can
     /// still recover once it is allowed back (with a fresh token, say).
-    async fn refuse(
-        &self,
-        session: &Arc<Session>,
-        error: &ConnectError,
-        restored: Option<RestoredSession>,
-    ) {
+    async fn refuse(&self, session: &Arc<Session>, error: &ConnectError, restored: Recovery) {
         self.observer()
             .connect_error(&self.name, ConnectErrorKind::Refused, &error.message);
         session.send(Socket::frame(&connect_error(&self.name, error)));
-        if let (Some(store), Some(restored)) = (&self.shared.store, restored)
+        if let (Some(store), Some(restored)) = (&self.shared.store, restored.session)
             && let Err(error) = store.save(restored.session).await
         {
             tracing::warn!(nsp = self.name, %error, "session not saved back");
@@ -355,7 +362,7 @@ impl Namespace {
         session: &Arc<Session>,
         auth: Value,
         request: ConnectRequest,
-        restored: Option<RestoredSession>,
+        restored: Recovery,
     ) -> Socket {
         let random_id = || Alphanumeric.sample_string(&mut rand::rng(), 20);
         let ConnectRequest {
@@ -363,6 +370,10 @@ impl Namespace {
             extensions,
             ..
         } = request;
+        let Recovery {
+            session: restored,
+            since,
+        } = restored;
         let Some(RestoredSession {
             session: saved,
             missed,
@@ -370,7 +381,7 @@ impl Namespace {
         else {
             let pid = self.shared.store.as_ref().map(|_| random_id());
             self.observer().socket_connected(&self.name, false);
-            return Socket::new(
+            let socket = Socket::new(
                 self.clone(),
                 session.clone(),
                 random_id(),
@@ -379,6 +390,8 @@ impl Namespace {
                 fresh,
                 extensions,
             );
+            socket.set_since(since);
+            return socket;
         };
         let mut data = saved.data;
         data.extend(fresh);
@@ -392,6 +405,11 @@ impl Namespace {
             extensions,
         );
         socket.mark_recovered();
+        // Next time, a client without an offset missed what comes after what it has now.
+        let latest = missed
+            .last()
+            .and_then(|packet| offset_of(packet).map(str::to_owned));
+        socket.set_since(latest.or(since).or(saved.since));
         self.adapter().add_all(socket.id(), &saved.rooms);
         for packet in &missed {
             socket.send_packet(packet);
@@ -407,13 +425,37 @@ impl Namespace {
         (self.config.on_connect)(socket);
     }
 
-    /// The saved session of `auth.pid`, if the store knows it in this namespace and its socket
-    /// id is not connected here already (a second tab presenting the same pid must not take over
-    /// the first one's socket).
-    async fn restore(&self, auth: &Value) -> Option<RestoredSession> {
-        let store = self.shared.store.as_ref()?;
-        let pid = auth.get("pid")?.as_str()?;
+    /// What the store knows of a CONNECT: the saved session of `auth.pid`, if the store knows
+    /// it in this namespace and its socket id is not connected here already (a second tab
+    /// presenting the same pid must not take over the first one's socket); and the offset the
+    /// socket starts from (the client's, else the store's watermark).
+    async fn restore(&self, auth: &Value) -> Recovery {
+        let Some(store) = self.shared.store.as_ref() else {
+            return Recovery::default();
+        };
         let offset = auth.get("offset").and_then(Value::as_str);
+        let session = match auth.get("pid").and_then(Value::as_str) {
+            Some(pid) => self.restore_session(store, pid, offset).await,
+            None => None,
+        };
+        let since = match &session {
+            // A restored socket goes on from where its client stands.
+            Some(_) => offset.map(str::to_owned),
+            // A fresh one starts now, whatever offset an earlier session left in the client.
+            None => store.watermark().await.unwrap_or_else(|error| {
+                tracing::warn!(nsp = self.name, %error, "no watermark for the new socket");
+                None
+            }),
+        };
+        Recovery { session, since }
+    }
+
+    async fn restore_session(
+        &self,
+        store: &Arc<dyn SessionStore>,
+        pid: &str,
+        offset: Option<&str>,
+    ) -> Option<RestoredSession> {
         let restored = match store.restore(&self.name, pid, offset).await {
             Ok(restored) => restored?,
             Err(error) => {

@@ -26,6 +26,7 @@ use futures_util::future::try_join_all;
 use crate::adapter::{
     Adapter, AdapterContext, AdapterError, AdapterFactory, AdapterFuture, LocalAdapter,
 };
+use crate::backpressure::SlowClientPolicy;
 use crate::client::Client;
 use crate::config::Config;
 use crate::engine::session::{Session, SessionHandler};
@@ -47,6 +48,7 @@ pub struct SocketIoBuilder {
     observer: SharedObserver,
     hooks: Vec<Arc<dyn EventHook>>,
     allow_request: Option<Arc<dyn AllowRequest>>,
+    slow_clients: Option<Arc<dyn SlowClientPolicy>>,
 }
 
 impl SocketIoBuilder {
@@ -117,6 +119,13 @@ impl SocketIoBuilder {
         self
     }
 
+    /// Decides with `policy` when a client reads too slowly to keep (chapter 5); without it,
+    /// `Config::max_buffered_packets` and `max_buffered_bytes` do.
+    pub fn slow_clients(mut self, policy: impl SlowClientPolicy) -> SocketIoBuilder {
+        self.slow_clients = Some(Arc::new(policy));
+        self
+    }
+
     /// Builds the server with the default adapter, which needs no connection.
     ///
     /// # Panics
@@ -158,6 +167,7 @@ impl SocketIoBuilder {
         let hooks = EngineHooks {
             allow_request: self.allow_request,
             observer: self.observer,
+            slow_clients: self.slow_clients,
         };
         let engine = Engine::with_hooks(self.config, shared.clone(), hooks);
         Ok(SocketIo { shared, engine })
@@ -206,6 +216,7 @@ impl SocketIo {
             observer: Arc::new(NoObserver),
             hooks: Vec::new(),
             allow_request: None,
+            slow_clients: None,
         }
     }
 

@@ -1207,6 +1207,7 @@ async fn step3_a_session_store_gives_a_dropped_socket_back() {
                 .as_object()
                 .cloned()
                 .unwrap_or_default(),
+            since: None,
         },
         "a dropped socket saves its pid, id, namespace, rooms (without its own) and data, and \
          the one that sent `41` saved nothing (see {NAMESPACES_PAGE})"

@@ -16,7 +16,7 @@ use axum::routing::get;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use scaling::{RedisAdapter, RedisAdapterConfig};
 use serde_json::Value;
-use socketio::{AdapterError, Config, SocketIo};
+use socketio::{AdapterError, Config, SocketIo, SocketIoBuilder};
 
 use crate::auth::Authenticator;
 use crate::bucket::{Buckets, Rate};
@@ -49,7 +49,13 @@ pub struct Settings {
     pub connections_per_user: u32,
     /// Sockets one client address may hold across the cluster (with Redis only).
     pub connections_per_address: u32,
+    /// Adds to the server once the layers are on, before it starts (chapter 5 adds a session
+    /// store and a slow-client policy).
+    pub extend: Option<Extend>,
 }
+
+/// What [`Settings::extend`] does to the builder.
+pub type Extend = Arc<dyn Fn(SocketIoBuilder) -> SocketIoBuilder + Send + Sync>;
 
 impl Default for Settings {
     fn default() -> Self {
@@ -68,6 +74,7 @@ impl Default for Settings {
             handshakes_per_second: 20,
             connections_per_user: 10,
             connections_per_address: 100,
+            extend: None,
         }
     }
 }
@@ -170,6 +177,9 @@ pub async fn start(settings: Settings) -> Result<Server, AdapterError> {
         let (factory, created) = RedisAdapter::factory(client.clone(), config);
         builder = builder.adapter(move |context| factory(context));
         handles = Some(created);
+    }
+    if let Some(extend) = &settings.extend {
+        builder = extend(builder);
     }
     let io = builder.start().await?;
     if let Some(handles) = handles {

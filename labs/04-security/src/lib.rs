@@ -34,7 +34,7 @@ pub mod origin;
 pub mod revocation;
 pub mod tls;
 
-pub use app::{Server, Settings, start};
+pub use app::{Extend, Server, Settings, start};
 pub use claims::{Claims, Role};
 
 /// A random id: for a token's `jti`.

@@ -9,6 +9,7 @@
 //! - [`hooks`]: event hooks (`socket.use`) and `allow_request`, where chapter 4's limits go.
 //! - [`observe`]: observer hooks, from which chapter 4 builds its metrics.
 //! - [`session_store`]: the door for connection state recovery (chapter 5).
+//! - [`backpressure`]: the door deciding when a client is too slow to keep (chapter 5).
 //! - [`config`], [`server`]: settings and the axum integration ([`SocketIo::builder`]).
 //! - [`chat`], [`demo`]: the course's chat contract and its demo page.
 //!
@@ -18,6 +19,7 @@
 
 pub mod ack;
 pub mod adapter;
+pub mod backpressure;
 pub mod broadcast;
 pub mod chat;
 mod client;
@@ -39,6 +41,7 @@ pub use adapter::{
     Adapter, AdapterContext, AdapterError, AdapterFuture, BroadcastFlags, BroadcastOptions,
     LocalAdapter, LocalSockets,
 };
+pub use backpressure::{Backlog, Bounds, SlowClientPolicy};
 pub use broadcast::{BroadcastOperator, EncodedPacket};
 pub use config::Config;
 pub use hooks::{AllowRequest, EventHook, Refusal, RequestInfo, Verdict};

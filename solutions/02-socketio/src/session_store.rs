@@ -43,6 +43,9 @@ pub struct SavedSession {
     pub rooms: Vec<String>,
     /// Its `socket.data()`.
     pub data: Map<String, Value>,
+    /// The newest offset when the socket started ([`SessionStore::watermark`]): a client that
+    /// presents no offset (it received nothing yet) missed what came after it.
+    pub since: Option<String>,
 }
 
 /// A session given back, with the packets recorded after the client's offset that were meant
@@ -91,4 +94,18 @@ pub trait SessionStore: Send + Sync + 'static {
         packet: &'a Packet,
         options: &'a BroadcastOptions,
     ) -> StoreFuture<'a, Option<String>>;
+
+    /// The offset of the newest recorded packet, asked when a socket starts and kept in its
+    /// [`SavedSession::since`]. `None` (the default): the store replays nobody without an
+    /// offset, as socket.io.
+    fn watermark(&self) -> StoreFuture<'_, Option<String>> {
+        Box::pin(std::future::ready(Ok(None)))
+    }
+
+    /// Whether a socket that ended for `reason` is saved; by default the reasons socket.io
+    /// recovers from ([`is_recoverable`]). A store may keep more (chapter 5 keeps a client
+    /// dropped for reading too slowly).
+    fn keeps(&self, reason: &str) -> bool {
+        is_recoverable(reason)
+    }
 }

@@ -31,7 +31,7 @@ use crate::engine::session::{Handshake, Session, lock};
 use crate::hooks::{EventHook, Verdict};
 use crate::namespace::Namespace;
 use crate::protocol::Packet;
-use crate::session_store::{SavedSession, is_recoverable};
+use crate::session_store::SavedSession;
 
 /// A socket as other servers see it: what socket.io's `fetchSockets` returns, with the same
 /// field names on the wire.
@@ -83,6 +83,9 @@ pub type DisconnectHandler = Arc<dyn Fn(Socket, &str) + Send + Sync>;
 struct Inner {
     id: String,
     pid: Option<String>,
+    /// With a store: the newest offset when this socket (re)started, from which a client that
+    /// never saw an offset is replayed.
+    since: Mutex<Option<String>>,
     ns: Arc<Namespace>,
     session: Arc<Session>,
     auth: Value,
@@ -135,6 +138,7 @@ impl Socket {
             inner: Arc::new(Inner {
                 id,
                 pid,
+                since: Mutex::new(None),
                 ns,
                 session,
                 auth,
@@ -149,6 +153,10 @@ impl Socket {
                 span,
             }),
         }
+    }
+
+    pub(crate) fn set_since(&self, offset: Option<String>) {
+        *lock(&self.inner.since) = offset;
     }
 
     pub(crate) fn mark_recovered(&self) {
@@ -506,9 +514,8 @@ impl Socket {
         if !self.inner.connected.swap(false, Ordering::AcqRel) {
             return;
         }
-        if let (true, Some(store), Some(pid)) =
-            (is_recoverable(reason), self.inner.ns.store(), self.pid())
-        {
+        let store = self.inner.ns.store().filter(|store| store.keeps(reason));
+        if let (Some(store), Some(pid)) = (store, self.pid()) {
             let rooms = self
                 .rooms()
                 .into_iter()
@@ -520,10 +527,13 @@ impl Socket {
                 namespace: self.inner.ns.name().to_owned(),
                 rooms,
                 data: self.data(),
+                since: lock(&self.inner.since).clone(),
             };
             // Closing runs on the transport's task, which must not wait for a remote store.
+            // The save runs on the engine's tracker: a shutdown waits for it, so a session
+            // told "server shutting down" is in the store before the process exits.
             let store = store.clone();
-            tokio::spawn(async move {
+            self.inner.session.spawn(async move {
                 if let Err(error) = store.save(session).await {
                     tracing::warn!(%error, "session not saved for recovery");
                 }

@@ -637,6 +637,7 @@ async fn a_pid_whose_socket_is_still_connected_gets_a_fresh_socket() {
         namespace: "/".into(),
         rooms: vec![],
         data: Default::default(),
+        since: None,
     });
     let mut second = Client::open(&server).await;
     let other = second

@@ -28,6 +28,7 @@ use futures_util::FutureExt;
 use rand::distr::{Alphanumeric, SampleString};
 use tokio_util::task::TaskTracker;
 
+use crate::backpressure::{Bounds, SlowClientPolicy};
 use crate::config::Config;
 use crate::hooks::{AllowRequest, Refusal, RequestInfo};
 use crate::observe::{NoObserver, SharedObserver};
@@ -47,6 +48,8 @@ pub struct EngineHooks {
     /// Runs on every handshake and upgrade request, before anything is allocated.
     pub allow_request: Option<Arc<dyn AllowRequest>>,
     pub observer: SharedObserver,
+    /// Decides when a client is too slow to keep; `None`: the config's [`Bounds`].
+    pub slow_clients: Option<Arc<dyn SlowClientPolicy>>,
 }
 
 impl Default for EngineHooks {
@@ -54,6 +57,7 @@ impl Default for EngineHooks {
         EngineHooks {
             allow_request: None,
             observer: Arc::new(NoObserver),
+            slow_clients: None,
         }
     }
 }
@@ -209,10 +213,13 @@ impl Engine {
         handshake: Handshake,
     ) -> (Arc<Session>, String) {
         let sid = Alphanumeric.sample_string(&mut rand::rng(), 20);
-        let queue = Queue::new(
-            self.config.max_buffered_packets,
-            self.config.max_buffered_bytes,
-        );
+        let policy = self.hooks.slow_clients.clone().unwrap_or_else(|| {
+            Arc::new(Bounds {
+                max_packets: self.config.max_buffered_packets,
+                max_bytes: self.config.max_buffered_bytes,
+            })
+        });
+        let queue = Queue::with_policy(policy);
         let session = Arc::new(Session::new(
             sid.clone(),
             transport,

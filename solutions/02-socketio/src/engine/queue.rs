@@ -8,9 +8,12 @@
 //! which is what a volatile packet needs: it is queued only then, and dropped otherwise.
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use crate::backpressure::{Backlog, SlowClientPolicy};
 
 use super::packet::Outgoing;
 use super::session::lock;
@@ -19,6 +22,8 @@ use super::session::lock;
 #[derive(Default)]
 struct State {
     packets: VecDeque<Outgoing>,
+    /// When each packet of `packets` was queued, in the same order.
+    queued_at: VecDeque<Instant>,
     bytes: usize,
     /// The reader found the queue empty and waits: the client can take a packet right now.
     waiting: bool,
@@ -30,36 +35,48 @@ pub(crate) struct Queue {
     ready: Notify,
     /// One reader at a time: a second polling GET is refused, the WebSocket writer waits.
     reader: tokio::sync::Mutex<()>,
-    max_packets: usize,
-    max_bytes: usize,
+    policy: Arc<dyn SlowClientPolicy>,
 }
 
-/// A push refused: the queue is over one of its bounds.
+/// A push refused: the policy says the client is too slow.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Full;
 
 impl Queue {
+    /// A queue with the default policy: at most `max_packets` and `max_bytes`.
+    #[cfg(test)]
     pub(crate) fn new(max_packets: usize, max_bytes: usize) -> Queue {
+        Queue::with_policy(Arc::new(crate::backpressure::Bounds {
+            max_packets,
+            max_bytes,
+        }))
+    }
+
+    /// A queue whose pushes `policy` admits or refuses.
+    pub(crate) fn with_policy(policy: Arc<dyn SlowClientPolicy>) -> Queue {
         Queue {
             state: Mutex::new(State::default()),
             ready: Notify::new(),
             reader: tokio::sync::Mutex::new(()),
-            max_packets: max_packets.max(1),
-            max_bytes,
+            policy,
         }
     }
 
-    /// Queues `packet`, unless that would exceed a bound. A packet larger than `max_bytes` is
-    /// still accepted by an empty queue: a client must be able to receive every packet.
+    /// Queues `packet`, unless the policy refuses it (the client is too slow).
     pub(crate) fn push(&self, packet: Outgoing) -> Result<(), Full> {
         let size = packet.size();
         let mut state = lock(&self.state);
-        let over_bytes = !state.packets.is_empty() && state.bytes + size > self.max_bytes;
-        if state.packets.len() >= self.max_packets || over_bytes {
+        let backlog = Backlog {
+            packets: state.packets.len(),
+            bytes: state.bytes,
+            oldest_wait: state.queued_at.front().map(Instant::elapsed),
+        };
+        if !self.policy.admits(&backlog, size) {
             return Err(Full);
         }
         state.bytes += size;
         state.packets.push_back(packet);
+        state.queued_at.push_back(Instant::now());
         state.waiting = false;
         drop(state);
         self.ready.notify_one();
@@ -75,6 +92,7 @@ impl Queue {
         }
         state.bytes += packet.size();
         state.packets.push_back(packet);
+        state.queued_at.push_back(Instant::now());
         state.waiting = false;
         drop(state);
         self.ready.notify_one();
@@ -125,6 +143,7 @@ impl Reader<'_> {
             {
                 let mut state = lock(&self.queue.state);
                 if let Some(packet) = state.packets.pop_front() {
+                    state.queued_at.pop_front();
                     state.bytes -= packet.size();
                     state.waiting = false;
                     return packet;
@@ -140,6 +159,7 @@ impl Reader<'_> {
     pub(crate) fn try_recv(&self) -> Option<Outgoing> {
         let mut state = lock(&self.queue.state);
         let packet = state.packets.pop_front()?;
+        state.queued_at.pop_front();
         state.bytes -= packet.size();
         Some(packet)
     }
@@ -149,6 +169,8 @@ impl Reader<'_> {
         let mut state = lock(&self.queue.state);
         state.bytes += packet.size();
         state.packets.push_front(packet);
+        // It was taken just now: it has not waited for the client, as far as the policy goes.
+        state.queued_at.push_front(Instant::now());
     }
 }
 
