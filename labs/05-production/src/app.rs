@@ -63,20 +63,26 @@ pub struct Server {
     pub draining: Draining,
     pub leave: Leave,
     pub security: security::Server,
+    /// The store, when it is [`StoreKind::Memory`] (tests and metrics read it).
+    pub memory: Option<MemoryStore>,
 }
 
 impl Server {
     /// Leaves the cluster (see [`crate::shutdown`]).
     pub async fn leave(&self) -> socketio::engine::ShutdownReport {
-        crate::shutdown::leave(&self.io, &self.draining, self.leave).await
+        let report = crate::shutdown::leave(&self.io, &self.draining, self.leave).await;
+        tracing::info!(?report, "left the cluster");
+        report
     }
 }
 
 /// Builds and starts the server.
 pub async fn start(settings: Settings) -> Result<Server, AdapterError> {
-    let store: Arc<dyn SessionStore> = match settings.store {
-        StoreKind::Memory => Arc::new(MemoryStore::new(settings.window, settings.max_packets)),
-        StoreKind::Redis => {
+    let memory = (settings.store == StoreKind::Memory)
+        .then(|| MemoryStore::new(settings.window, settings.max_packets));
+    let store: Arc<dyn SessionStore> = match &memory {
+        Some(memory) => Arc::new(memory.clone()),
+        None => {
             let client = settings.security.redis.clone().ok_or_else(|| {
                 AdapterError::Unavailable("the Redis store needs a Redis URL (--redis)".into())
             })?;
@@ -122,6 +128,7 @@ pub async fn start(settings: Settings) -> Result<Server, AdapterError> {
         draining,
         leave: settings.leave,
         security,
+        memory,
     })
 }
 

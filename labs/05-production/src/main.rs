@@ -1,4 +1,4 @@
-//! The chapter 5 server: `cargo run -p solution-05-production -- --addr 127.0.0.1:3005
+//! The chapter 5 server: `cargo run -p lab-05-production -- --addr 127.0.0.1:3005
 //! [--redis URL] [--store memory|redis] [--window-secs 120] [--max-wait-ms 2000]
 //! [--drain-notice-ms 0] [--jwt-secret SECRET] [--log-format json]`.
 //!
@@ -98,7 +98,7 @@ async fn main() -> std::io::Result<()> {
         .into_make_service_with_connect_info::<std::net::SocketAddr>();
     // The listener stays open while the instance drains: the balancer moves clients away on
     // its own schedule, and a late request still gets an answer.
-    let leave = async {
+    let leave = async move {
         kit::serve::shutdown_signal().await;
         server.leave().await;
     };

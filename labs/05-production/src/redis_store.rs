@@ -9,8 +9,9 @@
 //!   `XADD ... MAXLEN ~ <n> *`: Redis gives the entry id, `<ms>-<seq>`, which is the offset;
 //!   `~` lets Redis trim by whole nodes, cheaper than an exact length;
 //! - recovery reads the session (`GET`, then `DEL`: a pid is used once, even by two instances
-//!   racing), checks that nothing after the client's offset was trimmed (`XINFO STREAM`'s
-//!   `max-deleted-entry-id`), and replays `XRANGE <key>:events (<offset> +`, keeping what
+//!   racing), checks that nothing after the client's offset was trimmed (`XINFO STREAM`:
+//!   fewer entries than `entries-added`, and the offset older than the first entry left), and
+//!   replays `XRANGE <key>:events (<offset> +`, keeping what
 //!   was meant for this socket.
 //!
 //! An entry holds the packet and its options in chapter 3's msgpack broadcast format.
@@ -70,17 +71,12 @@ impl RedisStore {
         let entry = scaling::wire::encode_broadcast("", packet, options);
         let mut redis = self.redis.clone();
         // ANCHOR: redis_record
-        redis::cmd("XADD")
-            .arg(self.events_key())
-            .arg("MAXLEN")
-            .arg("~")
-            .arg(self.max_packets)
-            .arg("*")
-            .arg("packet")
-            .arg(entry)
-            .query_async::<String>(&mut redis)
-            .await
-            .map_err(failed)
+        // Step 2: append the packet to the stream, trimmed, and return its id.
+        // One stream entry per broadcast, `XADD <key>:events MAXLEN ~ <max_packets> * packet <bytes>`:
+        // its id (`<ms>-<seq>`) is the offset the client keeps.
+        todo!(
+            "step 2: append the packet to the stream, trimmed, and return its id (book: 05-production/recovery.md)"
+        )
         // ANCHOR_END: redis_record
     }
 
@@ -105,60 +101,20 @@ impl RedisStore {
         let mut redis = self.redis.clone();
         let key = self.session_key(pid);
         // ANCHOR: redis_restore
-        let Some(text) = redis::cmd("GET")
-            .arg(&key)
-            .query_async::<Option<String>>(&mut redis)
-            .await
-            .map_err(failed)?
-        else {
-            return Ok(None);
-        };
-        let session = session_from_json(&text)?;
-        if session.namespace != namespace {
-            return Ok(None);
-        }
-        let taken: u32 = redis::cmd("DEL")
-            .arg(&key)
-            .query_async(&mut redis)
-            .await
-            .map_err(failed)?;
-        if taken == 0 {
-            // Another instance restored it first.
-            return Ok(None);
-        }
-        let Some(after) = offset
-            .or(session.since.as_deref())
-            .and_then(StreamId::parse)
-        else {
-            return Ok(None);
-        };
-        if after < self.trimmed_up_to().await? {
-            return Ok(None);
-        }
-        let entries: Vec<(String, Vec<(String, Vec<u8>)>)> = redis::cmd("XRANGE")
-            .arg(self.events_key())
-            .arg(format!("({after}"))
-            .arg("+")
-            .query_async(&mut redis)
-            .await
-            .map_err(failed)?;
-        let mut missed = Vec::new();
-        for (id, fields) in entries {
-            let Some((_, bytes)) = fields.into_iter().find(|(name, _)| name == "packet") else {
-                continue;
-            };
-            let recorded = scaling::wire::decode_broadcast(&bytes)
-                .map_err(|error| StoreError(format!("entry {id}: {error}")))?;
-            if was_meant_for(&session, &recorded.packet.nsp, &recorded.options) {
-                missed.push(with_offset(&recorded.packet, id));
-            }
-        }
-        Ok(Some(RestoredSession { session, missed }))
+        // Step 2: take the session of `pid` from Redis and replay what it missed from the stream.
+        // The session is in Redis, not in this instance: a client recovers wherever it comes back.
+        // One instance only may take it; the replay starts after the client's offset (or the socket's
+        // `since`), and is refused when the stream was trimmed past it.
+        todo!(
+            "step 2: take the session of {pid} from Redis and replay what it missed from the stream (book: 05-production/recovery.md)"
+        )
         // ANCHOR_END: redis_restore
     }
 
-    /// The id of the newest entry trimmed from the log (`0-0` if none was, or no log yet).
-    async fn trimmed_up_to(&self) -> Result<StreamId, StoreError> {
+    /// Whether every entry recorded after `after` is still in the log. `MAXLEN ~` trims from
+    /// the front: if anything was trimmed (fewer entries than ever added), the entries after
+    /// `after` are all there only if `after` is not older than the first entry left.
+    async fn complete_after(&self, after: StreamId) -> Result<bool, StoreError> {
         let mut redis = self.redis.clone();
         let info = redis::cmd("XINFO")
             .arg("STREAM")
@@ -168,15 +124,20 @@ impl RedisStore {
         let info = match info {
             Ok(info) => info,
             // No stream: nothing recorded, so nothing trimmed.
-            Err(error) if error.to_string().contains("no such key") => {
-                return Ok(StreamId::ZERO);
-            }
+            Err(error) if error.to_string().contains("no such key") => return Ok(true),
             Err(error) => return Err(failed(error)),
         };
-        let field = field_of(&info, "max-deleted-entry-id").ok_or_else(|| {
-            StoreError("XINFO STREAM has no max-deleted-entry-id (Redis < 7?)".into())
-        })?;
-        StreamId::parse(&field).ok_or_else(|| StoreError(format!("bad stream id {field:?}")))
+        let field = |name: &str| {
+            field_of(&info, name)
+                .ok_or_else(|| StoreError(format!("XINFO STREAM has no {name} (Redis < 7?)")))
+        };
+        if field("length")? == field("entries-added")? {
+            return Ok(true);
+        }
+        let first = field("recorded-first-entry-id")?;
+        let first = StreamId::parse(&first)
+            .ok_or_else(|| StoreError(format!("bad stream id {first:?}")))?;
+        Ok(after >= first)
     }
 
     async fn watermark_now(&self) -> Result<String, StoreError> {

@@ -47,11 +47,11 @@ pub struct Leave {
 /// Leaves the cluster: draining, then the balancer's notice, then the shutdown.
 pub async fn leave(io: &SocketIo, draining: &Draining, leave: Leave) -> ShutdownReport {
     // ANCHOR: leave
-    draining.start();
-    tracing::info!(notice = ?leave.notice, "draining: /readyz now answers 503");
-    tokio::time::sleep(leave.notice).await;
-    let report = io.shutdown(leave.deadline).await;
+    // Step 4: drain, wait for the balancer's notice, then shut down.
+    // `/readyz` answers 503 first, for `notice`; only then is every socket told "server shutting
+    // down" (clients recover elsewhere), and the report of the shutdown returned.
+    todo!(
+        "step 4: drain, wait for the balancer's notice, then shut down (book: 05-production/deploys.md)"
+    )
     // ANCHOR_END: leave
-    tracing::info!(?report, "left the cluster");
-    report
 }

@@ -70,6 +70,11 @@ impl MemoryStore {
         self.log.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Packets recorded since the store was made (the last offset given).
+    pub fn recorded(&self) -> u64 {
+        self.lock().last
+    }
+
     /// Packets in the log now (for tests and metrics).
     pub fn logged(&self) -> usize {
         self.lock().packets.len()

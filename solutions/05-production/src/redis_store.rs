@@ -9,8 +9,9 @@
 //!   `XADD ... MAXLEN ~ <n> *`: Redis gives the entry id, `<ms>-<seq>`, which is the offset;
 //!   `~` lets Redis trim by whole nodes, cheaper than an exact length;
 //! - recovery reads the session (`GET`, then `DEL`: a pid is used once, even by two instances
-//!   racing), checks that nothing after the client's offset was trimmed (`XINFO STREAM`'s
-//!   `max-deleted-entry-id`), and replays `XRANGE <key>:events (<offset> +`, keeping what
+//!   racing), checks that nothing after the client's offset was trimmed (`XINFO STREAM`:
+//!   fewer entries than `entries-added`, and the offset older than the first entry left), and
+//!   replays `XRANGE <key>:events (<offset> +`, keeping what
 //!   was meant for this socket.
 //!
 //! An entry holds the packet and its options in chapter 3's msgpack broadcast format.
@@ -132,7 +133,7 @@ impl RedisStore {
         else {
             return Ok(None);
         };
-        if after < self.trimmed_up_to().await? {
+        if !self.complete_after(after).await? {
             return Ok(None);
         }
         let entries: Vec<(String, Vec<(String, Vec<u8>)>)> = redis::cmd("XRANGE")
@@ -157,8 +158,10 @@ impl RedisStore {
         // ANCHOR_END: redis_restore
     }
 
-    /// The id of the newest entry trimmed from the log (`0-0` if none was, or no log yet).
-    async fn trimmed_up_to(&self) -> Result<StreamId, StoreError> {
+    /// Whether every entry recorded after `after` is still in the log. `MAXLEN ~` trims from
+    /// the front: if anything was trimmed (fewer entries than ever added), the entries after
+    /// `after` are all there only if `after` is not older than the first entry left.
+    async fn complete_after(&self, after: StreamId) -> Result<bool, StoreError> {
         let mut redis = self.redis.clone();
         let info = redis::cmd("XINFO")
             .arg("STREAM")
@@ -168,15 +171,20 @@ impl RedisStore {
         let info = match info {
             Ok(info) => info,
             // No stream: nothing recorded, so nothing trimmed.
-            Err(error) if error.to_string().contains("no such key") => {
-                return Ok(StreamId::ZERO);
-            }
+            Err(error) if error.to_string().contains("no such key") => return Ok(true),
             Err(error) => return Err(failed(error)),
         };
-        let field = field_of(&info, "max-deleted-entry-id").ok_or_else(|| {
-            StoreError("XINFO STREAM has no max-deleted-entry-id (Redis < 7?)".into())
-        })?;
-        StreamId::parse(&field).ok_or_else(|| StoreError(format!("bad stream id {field:?}")))
+        let field = |name: &str| {
+            field_of(&info, name)
+                .ok_or_else(|| StoreError(format!("XINFO STREAM has no {name} (Redis < 7?)")))
+        };
+        if field("length")? == field("entries-added")? {
+            return Ok(true);
+        }
+        let first = field("recorded-first-entry-id")?;
+        let first = StreamId::parse(&first)
+            .ok_or_else(|| StoreError(format!("bad stream id {first:?}")))?;
+        Ok(after >= first)
     }
 
     async fn watermark_now(&self) -> Result<String, StoreError> {
