@@ -1,7 +1,7 @@
 //! LAB (chapter 5): the chat cluster of chapters 3 and 4 with connection state recovery, a
 //! slow-client policy and a graceful exit, the learner's steps left as `todo!`.
 //! `cargo test -p lab-05-production step1_` checks step 1, and so on; steps.toml lists them.
-//! Steps 2 and 4 need a Redis: Docker running, or REDIS_URL.
+//! Steps 3 and 4 need a Redis: Docker running, or REDIS_URL.
 //!
 //! Chapter 5 of *Real-time Web in Rust*: the chat cluster of chapters 3 and 4, made for
 //! production.

@@ -93,11 +93,11 @@ impl MemoryStore {
     fn record_now(&self, packet: &Packet, options: &BroadcastOptions) -> String {
         let mut log = self.lock();
         // ANCHOR: memory_record
-        // Step 1: give the packet the next offset, log it, keep at most max_packets.
+        // Step 2: give the packet the next offset, log it, keep at most max_packets.
         // Offsets only grow (1, 2, 3...), sent as text as the packet's last argument. The log is
         // bounded: drop the oldest beyond `max_packets`, and remember the newest offset dropped.
         todo!(
-            "step 1: give the packet the next offset, log it, keep at most max_packets (book: 05-production/recovery.md)"
+            "step 2: give the packet the next offset, log it, keep at most max_packets (book: 05-production/recovery.md)"
         )
         // ANCHOR_END: memory_record
     }
@@ -112,12 +112,12 @@ impl MemoryStore {
         let now = Instant::now();
         log.sessions.retain(|_, (_, until)| *until > now);
         // ANCHOR: memory_restore
-        // Step 1: give back the session of `pid` and the packets it missed after its offset.
+        // Step 2: give back the session of `pid` and the packets it missed after its offset.
         // Only a session of this namespace is restored, and only once. The client's offset (or,
         // without one, the offset at which the socket started) must not be older than what the log dropped:
         // otherwise the replay would have a hole, and the client gets a fresh session instead.
         todo!(
-            "step 1: give back the session of {pid} and the packets it missed after its offset (book: 05-production/recovery.md)"
+            "step 2: give back the session of {pid} and the packets it missed after its offset (book: 05-production/recovery.md)"
         )
         // ANCHOR_END: memory_restore
     }

@@ -14,11 +14,11 @@ use socketio::{BroadcastOptions, SavedSession};
 /// Whether `session` would have received a broadcast of `namespace` sent with `options`.
 pub fn was_meant_for(session: &SavedSession, namespace: &str, options: &BroadcastOptions) -> bool {
     // ANCHOR: meant_for
-    // Step 1: say whether this socket would have received that broadcast.
+    // Step 2: say whether this socket would have received that broadcast.
     // A broadcast was meant for a socket when it is of the socket's namespace, goes to every
     // socket or to one of the socket's rooms (its own id included), and does not except any of them.
     todo!(
-        "step 1: say whether this socket would have received that broadcast (book: 05-production/recovery.md)"
+        "step 2: say whether this socket would have received that broadcast (book: 05-production/recovery.md)"
     )
     // ANCHOR_END: meant_for
 }

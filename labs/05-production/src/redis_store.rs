@@ -71,11 +71,11 @@ impl RedisStore {
         let entry = scaling::wire::encode_broadcast("", packet, options);
         let mut redis = self.redis.clone();
         // ANCHOR: redis_record
-        // Step 2: append the packet to the stream, trimmed, and return its id.
+        // Step 3: append the packet to the stream, trimmed, and return its id.
         // One stream entry per broadcast, `XADD <key>:events MAXLEN ~ <max_packets> * packet <bytes>`:
         // its id (`<ms>-<seq>`) is the offset the client keeps.
         todo!(
-            "step 2: append the packet to the stream, trimmed, and return its id (book: 05-production/recovery.md)"
+            "step 3: append the packet to the stream, trimmed, and return its id (book: 05-production/recovery.md)"
         )
         // ANCHOR_END: redis_record
     }
@@ -101,12 +101,12 @@ impl RedisStore {
         let mut redis = self.redis.clone();
         let key = self.session_key(pid);
         // ANCHOR: redis_restore
-        // Step 2: take the session of `pid` from Redis and replay what it missed from the stream.
+        // Step 3: take the session of `pid` from Redis and replay what it missed from the stream.
         // The session is in Redis, not in this instance: a client recovers wherever it comes back.
         // One instance only may take it; the replay starts after the client's offset (or the socket's
         // `since`), and is refused when the stream was trimmed past it.
         todo!(
-            "step 2: take the session of {pid} from Redis and replay what it missed from the stream (book: 05-production/recovery.md)"
+            "step 3: take the session of {pid} from Redis and replay what it missed from the stream (book: 05-production/recovery.md)"
         )
         // ANCHOR_END: redis_restore
     }

@@ -32,11 +32,11 @@ pub struct LagPolicy {
 impl SlowClientPolicy for LagPolicy {
     fn admits(&self, backlog: &Backlog, size: usize) -> bool {
         // ANCHOR: admits
-        // Step 3: admit the push only within the bounds and while the oldest packet waited at most max_wait.
+        // Step 1: admit the push only within the bounds and while the oldest packet waited at most max_wait.
         // A stalled client must be dropped within `max_wait` of falling behind, whatever the rate;
         // a client that keeps up is never dropped; the packet and byte bounds still hold.
         todo!(
-            "step 3: admit the push only within the bounds and while the oldest packet waited at most max_wait (book: 05-production/backpressure.md)"
+            "step 1: admit the push only within the bounds and while the oldest packet waited at most max_wait (book: 05-production/backpressure.md)"
         )
         // ANCHOR_END: admits
     }
@@ -46,11 +46,11 @@ impl SlowClientPolicy for LagPolicy {
 /// reasons, and a client dropped for being too slow.
 pub fn keeps_session(reason: &str) -> bool {
     // ANCHOR: keeps_session
-    // Step 3: say whether a socket that ended for `reason` keeps its session.
+    // Step 1: say whether a socket that ended for `reason` keeps its session.
     // socket.io's recoverable reasons, and "transport buffer full": a client dropped for
     // reading too slowly comes back and recovers what it missed.
     todo!(
-        "step 3: say whether a socket that ended for {reason:?} keeps its session (book: 05-production/backpressure.md)"
+        "step 1: say whether a socket that ended for {reason:?} keeps its session (book: 05-production/backpressure.md)"
     )
     // ANCHOR_END: keeps_session
 }
