@@ -29,6 +29,9 @@ use crate::memory_store::with_offset;
 use crate::missed::was_meant_for;
 use crate::slow_clients::keeps_session;
 
+/// One entry of an `XRANGE` reply: its id and its field/value pairs.
+type StreamEntry = (String, Vec<(String, Vec<u8>)>);
+
 /// Sessions and the broadcast log, in Redis.
 #[derive(Clone)]
 pub struct RedisStore {
@@ -142,7 +145,7 @@ impl RedisStore {
 
     async fn watermark_now(&self) -> Result<String, StoreError> {
         let mut redis = self.redis.clone();
-        let newest: Vec<(String, Vec<(String, Vec<u8>)>)> = redis::cmd("XREVRANGE")
+        let newest: Vec<StreamEntry> = redis::cmd("XREVRANGE")
             .arg(self.events_key())
             .arg("+")
             .arg("-")

@@ -802,8 +802,11 @@ mod support {
             .unwrap_or(0)
     }
 
+    /// One entry of an `XRANGE` reply: its id and its field/value pairs.
+    type StreamEntry = (String, Vec<(String, Vec<u8>)>);
+
     pub async fn xrange(redis: &kit::redis::RedisServer, key: &str) -> Vec<(String, Value)> {
-        let entries: Vec<(String, Vec<(String, Vec<u8>)>)> =
+        let entries: Vec<StreamEntry> =
             query(redis, redis::cmd("XRANGE").arg(key).arg("-").arg("+")).await;
         entries
             .into_iter()
