@@ -97,6 +97,9 @@ enum Command {
         /// caught at its own step (one build per wrong answer).
         #[arg(long)]
         cumulative: bool,
+        /// Only this lab's checks (number or name): no fmt, clippy, workspace tests or suites.
+        #[arg(long)]
+        lab: Option<String>,
     },
     /// A chat token (JWT, HS256) for chapter 4's server: `--sub NAME --role user|admin`.
     Token(token::TokenArgs),
@@ -134,7 +137,7 @@ fn main() -> std::process::ExitCode {
         Command::Reset { lab, from, yes } => learner::reset(&lab, from.as_deref(), yes),
         Command::Grade(args) => grade::grade(args),
         Command::Derive(args) => derive::run(args),
-        Command::Verify { cumulative } => verify::run(cumulative),
+        Command::Verify { cumulative, lab } => verify::run(cumulative, lab.as_deref()),
         Command::Token(args) => token::run(args),
         Command::Bench { what } => bench::run(what),
         Command::Mutants { lab, extra } => mutants::mutants(&lab, &extra),
