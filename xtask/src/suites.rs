@@ -91,6 +91,16 @@ pub const SUITES: &[Suite] = &[
         needs: &[Tool::Node],
         prepare: prepare_socket_io_client,
     },
+    // Chapter 5: the official client recovers its session (memory store, Redis store across
+    // instances that leave one after the other, and not after the window).
+    Suite {
+        name: "chapter 5 interop: socket.io-client (Node) recovers its session",
+        package: "solution-05-production",
+        feature: "interop",
+        test: "interop",
+        needs: &[Tool::Node],
+        prepare: prepare_socket_io_client,
+    },
     // Chapter 4: `/metrics` after a scripted session, linted by Prometheus' own promtool.
     Suite {
         name: "chapter 4 metrics checked by promtool",
