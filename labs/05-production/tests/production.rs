@@ -103,7 +103,34 @@ async fn step2_only_what_was_meant_for_the_socket_is_replayed() {
         vec![3, 4, 5],
         "of six broadcasts (to r2; to r1 except r1; to r1; to the socket's id; to everyone; to \
          r1 except the socket's id), the socket in r1 was meant to get the 3rd, 4th and 5th; it \
-         got {numbers:?} (see book/src/05-production/recovery.md, \"What was meant for it\")"
+         got {numbers:?} (see book/src/05-production/recovery.md, \"Which broadcasts a socket missed\")"
+    );
+}
+
+#[tokio::test]
+async fn step2_broadcasts_of_another_namespace_are_not_replayed() {
+    let server = Instance::start(settings()).await;
+    let client = Client::connect(&server, json!({}))
+        .await
+        .expect("connected");
+    let pid = client.pid.clone().expect("a pid");
+    client.drop_connection().await;
+    server.wait_saved(1).await;
+    // One store serves every namespace: the log holds the broadcasts of all of them.
+    server.namespace("/clients").emit("chat", vec![chat(1)]);
+    server.namespace("/").emit("chat", vec![chat(2)]);
+    server.wait_logged(2).await;
+
+    let back = Client::connect(&server, json!({"pid": pid, "offset": "0"}))
+        .await
+        .expect("reconnected");
+    let numbers: Vec<i64> = back.missed.iter().map(support::number_of).collect();
+    assert_eq!(
+        numbers,
+        vec![2],
+        "a socket of `/` was meant to get the broadcast to `/` only, not the one to `/clients` \
+         that the same store logged; it got {numbers:?} (see \
+         book/src/05-production/recovery.md, \"Which broadcasts a socket missed\")"
     );
 }
 
@@ -218,7 +245,8 @@ async fn step2_a_log_trimmed_past_the_offset_refuses_the_recovery() {
     assert_eq!(
         server.memory().logged(),
         3,
-        "the log keeps max_packets (3) packets"
+        "expected the log to keep max_packets (3) of the 5 broadcasts, dropping the oldest \
+         (see book/src/05-production/recovery.md, \"The memory store\")"
     );
     let back = Client::connect(&server, json!({"pid": pid, "offset": "0"}))
         .await
@@ -323,8 +351,8 @@ async fn step3_the_stream_is_trimmed_and_a_trimmed_offset_is_refused() {
     let len = support::wait_stream_trimmed(&redis, "trim:recovery:events", 1001).await;
     assert!(
         len < 400,
-        "1001 packets recorded with a log of 100: `XADD ... MAXLEN ~ 100` keeps about 100 \
-         (whole nodes), the stream holds {len} (see book/src/05-production/recovery.md)"
+        "1001 packets recorded with a log of 100: expected `XADD ... MAXLEN ~ 100` to keep \
+         about 100 (whole nodes), the stream holds {len} (see book/src/05-production/recovery.md)"
     );
     let back = Client::connect(&server, json!({"pid": pid, "offset": offset}))
         .await
@@ -415,9 +443,9 @@ async fn step1_a_stalled_client_is_dropped_within_seconds_not_when_its_queue_is_
     assert_eq!(got, 400, "the reading client gets every chat");
     assert!(
         server.namespace("/").socket(&sid).is_none(),
-        "a client that stopped reading for 4 s (with 32 KiB chats every 10 ms) must be dropped \
-         once a packet waited longer than max_wait (500 ms), long before its queue is full \
-         (see book/src/05-production/backpressure.md)"
+        "expected a client that stopped reading for 4 s (with 32 KiB chats every 10 ms) to be \
+         dropped once a packet waited longer than max_wait (500 ms), long before its queue is \
+         full; it is still connected (see book/src/05-production/backpressure.md)"
     );
     drop(stalled);
 }
@@ -442,8 +470,9 @@ async fn step1_a_client_that_keeps_up_is_kept() {
     }
     assert!(
         server.namespace("/").socket(&client.sid).is_some(),
-        "a client that reads as fast as it is sent to must stay connected: a packet that waited \
-         no longer than max_wait is no reason to drop it (see book/src/05-production/backpressure.md)"
+        "expected a client that reads as fast as it is sent to to stay connected: a packet that \
+         waited no longer than max_wait is no reason to drop it (see \
+         book/src/05-production/backpressure.md)"
     );
 }
 
@@ -465,10 +494,48 @@ async fn step1_the_bounds_still_hold() {
         .count();
     assert!(
         pushed < 10_000,
-        "a client's queue holds at most max_buffered_packets (5) packets, however recent: the \
-         10,000th push should have been refused (see book/src/05-production/backpressure.md)"
+        "expected a client's queue to hold at most max_buffered_packets (5) packets, however \
+         recent, so that a push among 10,000 is refused; all were queued (see \
+         book/src/05-production/backpressure.md)"
     );
     drop(stalled);
+}
+
+#[test]
+fn step1_a_session_is_kept_after_a_lost_connection_or_a_slow_drop_not_after_a_goodbye() {
+    use production::slow_clients::keeps_session;
+    let kept: Vec<&str> = [
+        "transport close",
+        "transport error",
+        "ping timeout",
+        "forced close",
+        "server shutting down",
+        "transport buffer full",
+    ]
+    .into_iter()
+    .filter(|reason| !keeps_session(reason))
+    .collect();
+    assert!(
+        kept.is_empty(),
+        "expected a socket that lost its connection, or was dropped for reading too slowly \
+         (\"transport buffer full\"), to keep its session so that it can recover; these reasons \
+         were refused: {kept:?} (see book/src/05-production/backpressure.md, \"Dropped, not \
+         forgotten\")"
+    );
+    let forgotten: Vec<&str> = [
+        "client namespace disconnect",
+        "server namespace disconnect",
+        "parse error",
+    ]
+    .into_iter()
+    .filter(|reason| keeps_session(reason))
+    .collect();
+    assert!(
+        forgotten.is_empty(),
+        "expected no session kept for a socket that said goodbye, was disconnected on purpose \
+         or sent garbage: its pid must not be usable again; these reasons kept one: \
+         {forgotten:?} (see book/src/05-production/recovery.md)"
+    );
 }
 
 #[tokio::test]
@@ -520,8 +587,9 @@ async fn step4_leaving_says_draining_before_closing_the_sockets() {
     .await;
     assert!(
         server.namespace("/").socket(&sid).is_some(),
-        "during the notice the balancer may still send clients: sockets stay open until it has \
-         seen /readyz fail (see book/src/05-production/deploys.md)"
+        "expected the socket still open once /readyz answers 503: during the notice the \
+         balancer may still send clients, and sockets stay open until it has seen /readyz fail \
+         (see book/src/05-production/deploys.md)"
     );
     let closed = client
         .recv_or_close(WAIT, "the close at the end of the notice")
@@ -877,6 +945,12 @@ mod support {
             loop {
                 let frame = client.recv("the CONNECT answer").await;
                 if let Some(event) = frame.strip_prefix("42") {
+                    assert!(
+                        !event.starts_with('/'),
+                        "expected only events of `/` before the CONNECT answer of `/`, got \
+                         {frame:?}: a broadcast of another namespace was replayed (see \
+                         book/src/05-production/recovery.md, \"Which broadcasts a socket missed\")"
+                    );
                     client
                         .missed
                         .push(serde_json::from_str(event).expect("JSON in a missed event"));
@@ -935,7 +1009,11 @@ mod support {
             kit::within(WAIT, self.next(), what)
                 .await
                 .unwrap_or_else(|| {
-                    panic!("the server closed the connection while we waited for {what}")
+                    panic!(
+                        "expected {what}, but the server closed the connection (a client that \
+                         reads in time must not be dropped: see \
+                         book/src/05-production/backpressure.md)"
+                    )
                 })
         }
 
