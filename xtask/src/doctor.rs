@@ -54,6 +54,12 @@ pub fn run() -> Result<()> {
             &["--version"],
             "apt install prometheus (it ships promtool); only chapter 4's metrics suite needs it",
         ),
+        tool(
+            "HAProxy",
+            "haproxy",
+            &["-v"],
+            "apt install haproxy; only chapter 5's balancer suite needs it",
+        ),
     ];
     let mut missing_required = false;
     for f in &findings {
@@ -295,7 +301,9 @@ fn tool(what: &'static str, program: &str, args: &[&str], fix: &str) -> Finding 
 
 /// Whether a tool answers `--version`: used by `verify` to decide which suites can run.
 pub fn has(program: &str) -> bool {
-    output_of(program, &["--version"]).is_some()
+    // HAProxy knows `-v` only.
+    let flag = if program == "haproxy" { "-v" } else { "--version" };
+    output_of(program, &[flag]).is_some()
 }
 
 #[cfg(test)]

@@ -13,6 +13,8 @@ pub enum Tool {
     Chromium,
     /// Prometheus' `promtool`, which lints a `/metrics` page.
     Promtool,
+    /// HAProxy, the load balancer in front of chapter 5's cluster.
+    Haproxy,
 }
 
 impl Tool {
@@ -25,6 +27,7 @@ impl Tool {
                     && crate::doctor::has(&crate::doctor::chromedriver())
             }
             Tool::Promtool => crate::doctor::has("promtool"),
+            Tool::Haproxy => crate::doctor::has("haproxy"),
         }
     }
 
@@ -36,6 +39,7 @@ impl Tool {
                 "install chromium and chromium-driver (or set CHROMIUM and CHROMEDRIVER)"
             }
             Tool::Promtool => "install Debian's prometheus package (it has promtool)",
+            Tool::Haproxy => "install Debian's haproxy package",
         }
     }
 }
@@ -100,6 +104,16 @@ pub const SUITES: &[Suite] = &[
         test: "interop",
         needs: &[Tool::Node],
         prepare: prepare_socket_io_client,
+    },
+    // Chapter 5: HAProxy with the lab's configuration in front of three instances: sticky
+    // polling, and a rolling restart that loses no recoverable message.
+    Suite {
+        name: "chapter 5 behind HAProxy: sticky polling, a rolling restart",
+        package: "solution-05-production",
+        feature: "balancer",
+        test: "balancer",
+        needs: &[Tool::Haproxy],
+        prepare: nothing_to_prepare,
     },
     // Chapter 4: `/metrics` after a scripted session, linted by Prometheus' own promtool.
     Suite {

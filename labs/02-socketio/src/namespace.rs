@@ -5,7 +5,7 @@
 //! events other servers send (`server_side_emit`). Connecting runs the middlewares, answers
 //! `CONNECT` (`40{"sid":"..."}`) or `CONNECT_ERROR`, then calls the handler.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
@@ -22,6 +22,7 @@ use crate::hooks::EventHook;
 use crate::middleware::{ConnectError, ConnectMiddleware, ConnectRequest};
 use crate::observe::{ConnectErrorKind, SharedObserver};
 use crate::protocol::{Packet, PacketType};
+use crate::replayed::Tap;
 use crate::session_store::{RestoredSession, SessionStore};
 use crate::socket::Socket;
 
@@ -317,6 +318,8 @@ impl Namespace {
         auth: Option<Value>,
     ) -> Result<Socket, ConnectError> {
         let auth = auth.unwrap_or_else(|| Value::Object(Map::new()));
+        // Opened before the store is asked: what is delivered meanwhile is not lost to it.
+        let tap = self.sockets.taps().open();
         let restored = self.restore(&auth).await;
         let middlewares = self.middlewares_for(restored.session.is_some());
         // ANCHOR: connect
@@ -363,6 +366,7 @@ impl Namespace {
         auth: Value,
         request: ConnectRequest,
         restored: Recovery,
+        tap: Tap,
     ) -> Socket {
         let random_id = || Alphanumeric.sample_string(&mut rand::rng(), 20);
         let ConnectRequest {
@@ -410,10 +414,25 @@ impl Namespace {
             .last()
             .and_then(|packet| offset_of(packet).map(str::to_owned));
         socket.set_since(latest.or(since).or(saved.since));
-        self.adapter().add_all(socket.id(), &saved.rooms);
         for packet in &missed {
             socket.send_packet(packet);
         }
+        // Before it rejoins its rooms: a broadcast of the replay may also arrive live. Then
+        // what was delivered while the store was read, if meant for it and not replayed.
+        socket.remember_replayed(
+            missed
+                .iter()
+                .filter_map(|p| offset_of(p).map(str::to_owned)),
+        );
+        let mut rooms: BTreeSet<String> = saved.rooms.iter().cloned().collect();
+        rooms.insert(socket.id().to_owned());
+        tap.close(&rooms, |caught| {
+            self.adapter().add_all(socket.id(), &saved.rooms);
+            self.sockets.insert(socket.clone());
+            for packet in &caught {
+                socket.deliver_broadcast(packet, false);
+            }
+        });
         self.observer().socket_connected(&self.name, true);
         socket
     }

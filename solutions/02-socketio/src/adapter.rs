@@ -27,6 +27,7 @@ use crate::broadcast::EncodedPacket;
 use crate::engine::session::lock;
 use crate::namespace::Namespace;
 use crate::protocol::Packet;
+use crate::replayed::Taps;
 use crate::rooms::RoomIndex;
 use crate::socket::{Socket, SocketInfo};
 
@@ -180,9 +181,20 @@ impl AdapterContext {
 
 /// The sockets of one namespace on this instance, by id.
 #[derive(Clone, Default)]
-pub struct LocalSockets(Arc<RwLock<HashMap<String, Socket>>>);
+pub struct LocalSockets(Arc<RwLock<HashMap<String, Socket>>>, Taps);
 
 impl LocalSockets {
+    /// The namespace's taps: recoveries in flight see every broadcast delivered here.
+    pub(crate) fn taps(&self) -> &Taps {
+        &self.1
+    }
+
+    /// Whether a recovery is in flight here: a cluster adapter must then hand over every
+    /// broadcast, even one to a room no socket here is in yet (see `crate::replayed`).
+    pub fn recovering(&self) -> bool {
+        self.1.any_open()
+    }
+
     pub(crate) fn insert(&self, socket: Socket) {
         let mut map = self
             .0
@@ -243,7 +255,7 @@ impl LocalSockets {
     /// Sends `packet` to socket `sid`; false if it is not here (or too slow and dropped).
     pub fn deliver(&self, sid: &str, packet: &EncodedPacket, volatile: bool) -> bool {
         self.get(sid)
-            .is_some_and(|socket| socket.deliver(packet, volatile))
+            .is_some_and(|socket| socket.deliver_broadcast(packet, volatile))
     }
 }
 
@@ -314,7 +326,11 @@ impl LocalAdapter {
         let started = std::time::Instant::now();
         // The packet is encoded once; each delivery clones a reference to the same bytes.
         let encoded = EncodedPacket::new(packet);
-        let recipients = self.recipients(options);
+        // A recovery in flight sees it too (see crate::replayed).
+        let recipients = self
+            .sockets
+            .taps()
+            .show(&encoded, options, || self.recipients(options));
         let volatile = options.flags.volatile;
         let delivered = recipients
             .iter()

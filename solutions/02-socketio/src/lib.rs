@@ -31,6 +31,7 @@ pub mod middleware;
 pub mod namespace;
 pub mod observe;
 pub mod protocol;
+mod replayed;
 pub mod rooms;
 pub mod server;
 pub mod session_store;

@@ -31,6 +31,7 @@ use crate::engine::session::{Handshake, Session, lock};
 use crate::hooks::{EventHook, Verdict};
 use crate::namespace::Namespace;
 use crate::protocol::Packet;
+use crate::replayed::ReplayedOffsets;
 use crate::session_store::SavedSession;
 
 /// A socket as other servers see it: what socket.io's `fetchSockets` returns, with the same
@@ -95,6 +96,8 @@ struct Inner {
     acks: PendingAcks,
     connected: AtomicBool,
     recovered: AtomicBool,
+    /// What its replay gave a recovered socket, not to be delivered twice.
+    replayed: ReplayedOffsets,
     extensions: Mutex<Extensions>,
     hooks: Mutex<Vec<Arc<dyn EventHook>>>,
     span: tracing::Span,
@@ -148,6 +151,7 @@ impl Socket {
                 acks,
                 connected: AtomicBool::new(true),
                 recovered: AtomicBool::new(false),
+                replayed: ReplayedOffsets::default(),
                 extensions: Mutex::new(extensions),
                 hooks: Mutex::new(hooks),
                 span,
@@ -161,6 +165,12 @@ impl Socket {
 
     pub(crate) fn mark_recovered(&self) {
         self.inner.recovered.store(true, Ordering::Release);
+    }
+
+    /// Remembers the offsets its replay gave, so that the same broadcasts arriving live are
+    /// skipped (see [`crate::replayed`]).
+    pub(crate) fn remember_replayed(&self, offsets: impl IntoIterator<Item = String>) {
+        self.inner.replayed.remember(offsets);
     }
 
     /// Whether this socket got its previous session back (socket.io's `socket.recovered`).
@@ -397,6 +407,15 @@ impl Socket {
     /// Sends one packet to this client.
     pub(crate) fn send_packet(&self, packet: &Packet) -> bool {
         self.deliver(&EncodedPacket::new(packet), false)
+    }
+
+    /// Delivers a broadcast, unless its replay gave this recovered socket the same broadcast
+    /// already (then it counts as delivered: once).
+    pub(crate) fn deliver_broadcast(&self, packet: &EncodedPacket, volatile: bool) -> bool {
+        if !volatile && self.inner.replayed.already_gave(packet.socketio_text()) {
+            return self.is_connected();
+        }
+        self.deliver(packet, volatile)
     }
 
     /// Sends a packet encoded once for many sockets. A volatile one is dropped rather than

@@ -262,8 +262,9 @@ impl RedisAdapter {
 
     fn on_broadcast(&self, room: &str, payload: &[u8]) {
         // A room channel reaches every instance through the pattern; skip it early when no
-        // socket here is in that room (before decoding: most instances hold few rooms).
-        if !room.is_empty() && !self.holds(room) {
+        // socket here is in that room (before decoding: most instances hold few rooms), unless
+        // a socket recovering here may be about to rejoin it.
+        if !room.is_empty() && !self.context.sockets.recovering() && !self.holds(room) {
             return;
         }
         let broadcast = match wire::decode_broadcast(payload) {
