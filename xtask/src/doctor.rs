@@ -299,10 +299,14 @@ fn tool(what: &'static str, program: &str, args: &[&str], fix: &str) -> Finding 
     }
 }
 
-/// Whether a tool answers `--version`: used by `verify` to decide which suites can run.
+/// Whether a tool answers `--version` (`-v` for HAProxy): used by `verify` to decide which suites can run.
 pub fn has(program: &str) -> bool {
     // HAProxy knows `-v` only.
-    let flag = if program == "haproxy" { "-v" } else { "--version" };
+    let flag = if program == "haproxy" {
+        "-v"
+    } else {
+        "--version"
+    };
     output_of(program, &[flag]).is_some()
 }
 
