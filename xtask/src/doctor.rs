@@ -299,7 +299,8 @@ fn tool(what: &'static str, program: &str, args: &[&str], fix: &str) -> Finding 
     }
 }
 
-/// Whether a tool answers `--version` (`-v` for HAProxy): used by `verify` to decide which suites can run.
+/// Whether a tool answers `--version` (`-v` for HAProxy): used by `verify` to decide which
+/// suites can run.
 pub fn has(program: &str) -> bool {
     // HAProxy knows `-v` only.
     let flag = if program == "haproxy" {
