@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::adapter::{Adapter, AdapterContext, AdapterError, AdapterFuture, BroadcastOptions};
-use crate::broadcast::BroadcastOperator;
+use crate::broadcast::{BroadcastOperator, EncodedPacket};
 use crate::engine::session::{Session, lock};
 use crate::hooks::EventHook;
 use crate::middleware::{ConnectError, ConnectMiddleware, ConnectRequest};
@@ -318,8 +318,10 @@ impl Namespace {
         auth: Option<Value>,
     ) -> Result<Socket, ConnectError> {
         let auth = auth.unwrap_or_else(|| Value::Object(Map::new()));
-        // Opened before the store is asked: what is delivered meanwhile is not lost to it.
-        let tap = self.sockets.taps().open();
+        // Opened before the store is asked: what is delivered meanwhile is not lost to a
+        // recovering socket. Only a CONNECT with a pid may recover.
+        let tap = (self.shared.store.is_some() && auth.get("pid").is_some())
+            .then(|| self.sockets.taps().open());
         let restored = self.restore(&auth).await;
         let middlewares = self.middlewares_for(restored.session.is_some());
         // ANCHOR: connect
@@ -377,7 +379,7 @@ impl Namespace {
         auth: Value,
         request: ConnectRequest,
         restored: Recovery,
-        tap: Tap,
+        tap: Option<Tap>,
     ) -> Socket {
         let random_id = || Alphanumeric.sample_string(&mut rand::rng(), 20);
         let ConnectRequest {
@@ -437,13 +439,17 @@ impl Namespace {
         );
         let mut rooms: BTreeSet<String> = saved.rooms.iter().cloned().collect();
         rooms.insert(socket.id().to_owned());
-        tap.close(&rooms, |caught| {
+        let reachable = |caught: Vec<EncodedPacket>| {
             self.adapter().add_all(socket.id(), &saved.rooms);
             self.sockets.insert(socket.clone());
             for packet in &caught {
                 socket.deliver_broadcast(packet, false);
             }
-        });
+        };
+        match tap {
+            Some(tap) => tap.close(&rooms, reachable),
+            None => reachable(Vec::new()),
+        }
         self.observer().socket_connected(&self.name, true);
         socket
     }
