@@ -126,6 +126,22 @@ impl ServerProcess {
     pub fn child_mut(&mut self) -> &mut Child {
         &mut self.child
     }
+
+    /// Sends SIGTERM, as a deploy does, and waits up to `limit` for the process to exit.
+    pub async fn terminate(&mut self, limit: Duration) -> Result<std::process::ExitStatus, String> {
+        let pid = self.child.id().ok_or("the process has exited already")?;
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .await
+            .map_err(|e| format!("kill could not run: {e}"))?;
+        if !sent.success() {
+            return Err(format!("kill -TERM {pid} failed"));
+        }
+        crate::within_or(limit, self.child.wait(), "the exit after SIGTERM")
+            .await?
+            .map_err(|e| e.to_string())
+    }
 }
 
 /// Finds the address in a `listening on http://ADDR` (or `https://ADDR`) line.

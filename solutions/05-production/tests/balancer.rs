@@ -23,7 +23,7 @@ use kit::ServerProcess;
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
 
 const DEPLOYS: &str = "book/src/05-production/deploys.md";
@@ -269,6 +269,7 @@ struct Seen {
 async fn receiver(
     url: String,
     seen: Arc<Mutex<Seen>>,
+    progress: Arc<Notify>,
     ready: mpsc::Sender<()>,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -308,6 +309,7 @@ async fn receiver(
                 let args: Value = serde_json::from_str(event).expect("JSON in an event");
                 let n = args[1]["n"].as_i64().expect("a numbered chat");
                 seen.lock().expect("seen").numbers.push(n);
+                progress.notify_waiters();
                 offset = args[2].as_str().map(str::to_owned).or(offset);
             } else if let Some(answer) = text.strip_prefix("40") {
                 let answer: Value = serde_json::from_str(answer).expect("JSON in CONNECT");
@@ -317,6 +319,7 @@ async fn receiver(
                     let mut seen = seen.lock().expect("seen");
                     seen.reconnections += 1;
                     seen.fresh_sessions += u32::from(!recovered);
+                    progress.notify_waiters();
                 }
                 if !recovered {
                     // A fresh session is in no room: join again (what it missed is lost).
@@ -376,11 +379,18 @@ async fn a_rolling_restart_behind_the_balancer_loses_no_recoverable_message() {
         "ws://{}/socket.io/?EIO=4&transport=websocket",
         balancer.addr
     );
+    let progress = Arc::new(Notify::new());
     let seen: Vec<Arc<Mutex<Seen>>> = (0..RECEIVERS).map(|_| Arc::default()).collect();
     let receivers: Vec<_> = seen
         .iter()
         .map(|seen| {
-            let task = receiver(url.clone(), seen.clone(), ready_tx.clone(), stop.clone());
+            let task = receiver(
+                url.clone(),
+                seen.clone(),
+                progress.clone(),
+                ready_tx.clone(),
+                stop.clone(),
+            );
             tokio::spawn(task)
         })
         .collect();
@@ -405,11 +415,17 @@ async fn a_rolling_restart_behind_the_balancer_loses_no_recoverable_message() {
     let all_arrived = kit::within_or(
         WAIT,
         async {
-            while !seen.iter().all(|s| {
-                let s = s.lock().expect("seen");
-                s.numbers.len() >= everything.len() && s.reconnections >= 1
-            }) {
-                tokio::time::sleep(Duration::from_millis(50)).await;
+            loop {
+                // Registered before the check: a change made meanwhile still wakes it.
+                let changed = progress.notified();
+                let done = seen.iter().all(|s| {
+                    let s = s.lock().expect("seen");
+                    s.numbers.len() >= everything.len() && s.reconnections >= 1
+                });
+                if done {
+                    break;
+                }
+                changed.await;
             }
         },
         "every receiver to have reconnected and to have every chat",
@@ -441,18 +457,8 @@ async fn a_rolling_restart_behind_the_balancer_loses_no_recoverable_message() {
 
 /// Sends SIGTERM, as a deploy does, and waits for the instance to have left.
 async fn terminate(server: &mut ServerProcess) {
-    let pid = server.child_mut().id().expect("a running instance");
-    let sent = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
+    server
+        .terminate(Duration::from_secs(15))
         .await
-        .expect("kill runs");
-    assert!(sent.success(), "kill -TERM {pid} failed");
-    kit::within(
-        Duration::from_secs(15),
-        server.child_mut().wait(),
-        "the instance's exit after SIGTERM",
-    )
-    .await
-    .expect("the instance exits");
+        .unwrap_or_else(|e| panic!("the instance did not leave after SIGTERM: {e}"));
 }

@@ -251,18 +251,8 @@ async fn the_official_client_recovers_on_another_instance_when_its_own_leaves() 
 
 /// Sends SIGTERM, as a deploy does, and waits for the instance to have left.
 async fn terminate(server: &mut ServerProcess) {
-    let pid = server.child_mut().id().expect("a running instance");
-    let sent = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
+    server
+        .terminate(Duration::from_secs(15))
         .await
-        .expect("kill runs");
-    assert!(sent.success(), "kill -TERM {pid} failed");
-    kit::within(
-        Duration::from_secs(15),
-        server.child_mut().wait(),
-        "the instance's exit after SIGTERM",
-    )
-    .await
-    .expect("the instance exits");
+        .unwrap_or_else(|e| panic!("the instance did not leave after SIGTERM: {e}"));
 }
