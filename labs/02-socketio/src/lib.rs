@@ -33,6 +33,7 @@ pub mod config;
 pub mod demo;
 pub mod engine;
 pub mod hooks;
+mod live_session;
 pub mod middleware;
 pub mod namespace;
 pub mod observe;

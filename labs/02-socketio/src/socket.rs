@@ -29,6 +29,7 @@ use crate::broadcast::{BroadcastOperator, EncodedPacket};
 use crate::engine::packet::Outgoing;
 use crate::engine::session::{Handshake, Session, lock};
 use crate::hooks::{EventHook, Verdict};
+use crate::live_session::{LastWrite, LiveSession};
 use crate::namespace::Namespace;
 use crate::protocol::Packet;
 use crate::replayed::ReplayedOffsets;
@@ -98,6 +99,8 @@ struct Inner {
     recovered: AtomicBool,
     /// What its replay gave a recovered socket, not to be delivered twice.
     replayed: ReplayedOffsets,
+    /// With a store that keeps sessions of connected sockets (see [`crate::live_session`]).
+    live: Arc<LiveSession>,
     extensions: Mutex<Extensions>,
     hooks: Mutex<Vec<Arc<dyn EventHook>>>,
     span: tracing::Span,
@@ -152,6 +155,7 @@ impl Socket {
                 connected: AtomicBool::new(true),
                 recovered: AtomicBool::new(false),
                 replayed: ReplayedOffsets::default(),
+                live: Arc::default(),
                 extensions: Mutex::new(extensions),
                 hooks: Mutex::new(hooks),
                 span,
@@ -171,6 +175,29 @@ impl Socket {
     /// skipped (see [`crate::replayed`]).
     pub(crate) fn remember_replayed(&self, offsets: impl IntoIterator<Item = String>) {
         self.inner.replayed.remember(offsets);
+    }
+
+    pub(crate) fn live_session(&self) -> &Arc<LiveSession> {
+        &self.inner.live
+    }
+
+    /// Its state as a store keeps it, if it has a pid: rooms (its own excluded), data, and
+    /// the offset it started from.
+    pub(crate) fn saved_session(&self) -> Option<SavedSession> {
+        let pid = self.pid()?.to_owned();
+        let rooms = self
+            .rooms()
+            .into_iter()
+            .filter(|r| r != self.id())
+            .collect();
+        Some(SavedSession {
+            pid,
+            sid: self.id().to_owned(),
+            namespace: self.inner.ns.name().to_owned(),
+            rooms,
+            data: self.data(),
+            since: lock(&self.inner.since).clone(),
+        })
     }
 
     /// Whether this socket got its previous session back (socket.io's `socket.recovered`).
@@ -273,6 +300,7 @@ impl Socket {
     /// Sets one entry of the socket's data.
     pub fn set_data(&self, key: impl Into<String>, value: Value) {
         lock(&self.inner.data).insert(key.into(), value);
+        self.inner.live.changed();
     }
 
     /// Whether it is still connected.
@@ -333,11 +361,13 @@ impl Socket {
     pub fn join(&self, room: impl AsRef<str>) {
         let rooms = [room.as_ref().to_owned()];
         self.inner.ns.adapter().add_all(&self.inner.id, &rooms);
+        self.inner.live.changed();
     }
 
     /// Leaves `room`.
     pub fn leave(&self, room: impl AsRef<str>) {
         self.inner.ns.adapter().del(&self.inner.id, room.as_ref());
+        self.inner.live.changed();
     }
 
     /// Its rooms, its own room first.
@@ -515,30 +545,25 @@ impl Socket {
         if !self.inner.connected.swap(false, Ordering::AcqRel) {
             return;
         }
-        let store = self.inner.ns.store().filter(|store| store.keeps(reason));
-        if let (Some(store), Some(pid)) = (store, self.pid()) {
-            let rooms = self
-                .rooms()
-                .into_iter()
-                .filter(|r| r != self.id())
-                .collect();
-            let session = SavedSession {
-                pid: pid.to_owned(),
-                sid: self.id().to_owned(),
-                namespace: self.inner.ns.name().to_owned(),
-                rooms,
-                data: self.data(),
-                since: lock(&self.inner.since).clone(),
+        if let Some(store) = self.inner.ns.store()
+            && let Some(saved) = self.saved_session()
+        {
+            let last = if store.keeps(reason) {
+                LastWrite::Save(saved)
+            } else {
+                LastWrite::Forget(saved.pid)
             };
-            // Closing runs on the transport's task, which must not wait for a remote store.
-            // The save runs on the engine's tracker: a shutdown waits for it, so a session
-            // told "server shutting down" is in the store before the process exits.
-            let store = store.clone();
-            self.inner.session.spawn(async move {
-                if let Err(error) = store.save(session).await {
-                    tracing::warn!(%error, "session not saved for recovery");
-                }
-            });
+            // A live task writes the last state itself, after any write under way. Otherwise
+            // the save runs here, on the engine's tracker (closing runs on the transport's
+            // task, which must not wait for a remote store): a shutdown waits for it.
+            if let Some(LastWrite::Save(saved)) = self.inner.live.end(last) {
+                let store = store.clone();
+                self.inner.session.spawn(async move {
+                    if let Err(error) = store.save(saved).await {
+                        tracing::warn!(%error, "session not saved for recovery");
+                    }
+                });
+            }
         }
         self.inner
             .ns

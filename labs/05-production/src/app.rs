@@ -107,9 +107,7 @@ pub async fn start(settings: Settings) -> Result<Server, AdapterError> {
     };
     let security = security::start(security::Settings {
         extend: Some(Arc::new(move |builder| {
-            builder
-                .session_store(SharedStore(store.clone()))
-                .slow_clients(policy)
+            builder.session_store(store.clone()).slow_clients(policy)
         })),
         ..settings.security.clone()
     })
@@ -142,39 +140,4 @@ async fn ready_unless_draining(
         return (StatusCode::SERVICE_UNAVAILABLE, "draining").into_response();
     }
     next.run(request).await
-}
-
-/// A store behind an `Arc`, so that the builder (which takes a store by value) can be called
-/// again by the same `extend` closure.
-struct SharedStore(Arc<dyn SessionStore>);
-
-impl SessionStore for SharedStore {
-    fn save(&self, session: socketio::SavedSession) -> socketio::StoreFuture<'_, ()> {
-        self.0.save(session)
-    }
-
-    fn restore<'a>(
-        &'a self,
-        namespace: &'a str,
-        pid: &'a str,
-        offset: Option<&'a str>,
-    ) -> socketio::StoreFuture<'a, Option<socketio::RestoredSession>> {
-        self.0.restore(namespace, pid, offset)
-    }
-
-    fn record<'a>(
-        &'a self,
-        packet: &'a socketio::protocol::Packet,
-        options: &'a socketio::BroadcastOptions,
-    ) -> socketio::StoreFuture<'a, Option<String>> {
-        self.0.record(packet, options)
-    }
-
-    fn watermark(&self) -> socketio::StoreFuture<'_, Option<String>> {
-        self.0.watermark()
-    }
-
-    fn keeps(&self, reason: &str) -> bool {
-        self.0.keeps(reason)
-    }
 }

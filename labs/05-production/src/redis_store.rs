@@ -4,7 +4,9 @@
 //! client may come back through the load balancer to another instance, or after the one it
 //! was on has died or been redeployed, and still get its session back. The layout follows
 //! `@socket.io/redis-streams-adapter` (see the reference on the wire):
-//! - a session is `SET <key>:session:<pid> <json> PX <window>`: Redis forgets it by itself;
+//! - a session is `SET <key>:session:<pid> <json> PX <window>`: Redis forgets it by itself.
+//!   It is written while its socket is connected too (chapter 2's `live_refresh`), so that it
+//!   survives a killed instance, and deleted after a goodbye;
 //! - every recorded broadcast is one entry of the stream `<key>:events`, added with
 //!   `XADD ... MAXLEN ~ <n> *`: Redis gives the entry id, `<ms>-<seq>`, which is the offset;
 //!   `~` lets Redis trim by whole nodes, cheaper than an exact length;
@@ -190,6 +192,23 @@ impl SessionStore for RedisStore {
 
     fn keeps(&self, reason: &str) -> bool {
         keeps_session(reason)
+    }
+
+    /// Sessions of connected sockets are kept too, refreshed four times a window: a killed
+    /// instance's clients still recover elsewhere, for at least three quarters of the window.
+    fn live_refresh(&self) -> Option<Duration> {
+        Some((self.window / 4).max(Duration::from_millis(100)))
+    }
+
+    fn forget<'a>(&'a self, pid: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let mut redis = self.redis.clone();
+            redis::cmd("DEL")
+                .arg(self.session_key(pid))
+                .query_async::<()>(&mut redis)
+                .await
+                .map_err(failed)
+        })
     }
 }
 

@@ -296,6 +296,45 @@ async fn step3_a_client_recovers_on_another_instance() {
 }
 
 #[tokio::test]
+async fn step3_a_client_recovers_elsewhere_while_its_old_connection_still_looks_alive() {
+    // What a killed instance leaves: a client that comes back elsewhere, and no save at the
+    // end of its old socket. The session was written while the socket was connected.
+    let redis = kit::redis::redis_for_test().await;
+    let first = Instance::start(redis_settings(&redis, "alive")).await;
+    let second = Instance::start(redis_settings(&redis, "alive")).await;
+    let mut client = Client::connect(&first, json!({})).await.expect("connected");
+    let pid = client.pid.clone().expect("a pid");
+    client.join("r1").await;
+    first.emit_to("r1", 0).await;
+    let offset = support::offset_of(&client.recv_event("the first chat").await);
+    support::wait_session_in(&redis, &format!("alive:recovery:session:{pid}"), "r1").await;
+    for n in 1..=2 {
+        second.emit_to("r1", n).await;
+    }
+    support::wait_stream_len(&redis, "alive:recovery:events", 3).await;
+
+    let back = Client::connect(&second, json!({"pid": pid, "offset": offset}))
+        .await
+        .expect("connected to the other instance");
+    assert!(
+        back.recovered(&pid)
+            && back
+                .missed
+                .iter()
+                .map(support::number_of)
+                .collect::<Vec<_>>()
+                == vec![1, 2],
+        "expected the session kept in Redis while its socket was connected (an instance that \
+         dies saves nothing at the end) to be restored on the other instance with chats 1 and 2; \
+         got recovered = {}, missed {:?} (see book/src/05-production/recovery.md, \"An \
+         instance that dies\")",
+        back.recovered(&pid),
+        back.missed
+    );
+    drop(client);
+}
+
+#[tokio::test]
 async fn step3_offsets_are_stream_ids_and_sessions_expire_in_redis() {
     let redis = kit::redis::redis_for_test().await;
     let server = Instance::start(production::Settings {
@@ -813,6 +852,25 @@ mod support {
                 }
             },
             &format!("the session saved in Redis as {key} (SET ... PX)"),
+        )
+        .await;
+    }
+
+    /// Waits until the session under `key` lists `room` (written while its socket is
+    /// connected, after the join).
+    pub async fn wait_session_in(redis: &kit::redis::RedisServer, key: &str, room: &str) {
+        let quoted = format!("\"{room}\"");
+        kit::within(
+            WAIT,
+            async {
+                while !query::<Option<String>>(redis, redis::cmd("GET").arg(key))
+                    .await
+                    .is_some_and(|session| session.contains(&quoted))
+                {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            },
+            &format!("the connected socket's session in Redis as {key}, with room {room}"),
         )
         .await;
     }

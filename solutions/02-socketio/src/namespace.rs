@@ -456,6 +456,11 @@ impl Namespace {
 
     /// Hands a newly connected socket to the application.
     pub(crate) fn on_connect(&self, socket: Socket) {
+        if let Some(store) = self.store()
+            && let Some(every) = store.live_refresh()
+        {
+            crate::live_session::keep(socket.clone(), store.clone(), every);
+        }
         let span = socket.span().clone();
         let _in_span = span.enter();
         (self.config.on_connect)(socket);

@@ -9,12 +9,16 @@
 //!   gives it an offset, appended as the packet's last argument (the client keeps the last one
 //!   it saw);
 //! - a socket that ends for a reason a client may recover from ([`is_recoverable`]) is
-//!   [`save`]d under its pid;
+//!   [`save`]d under its pid (a store shared by a cluster may keep the sessions of connected
+//!   sockets too, [`live_refresh`], so that they outlive a killed instance);
 //! - a client that reconnects with `auth.pid` (and `auth.offset`) gets its id, rooms and data
 //!   back, and the packets recorded after its offset, written before the CONNECT answer.
 //!
 //! [`record`]: SessionStore::record
 //! [`save`]: SessionStore::save
+//! [`live_refresh`]: SessionStore::live_refresh
+
+use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use serde_json::{Map, Value};
@@ -107,5 +111,62 @@ pub trait SessionStore: Send + Sync + 'static {
     /// dropped for reading too slowly).
     fn keeps(&self, reason: &str) -> bool {
         is_recoverable(reason)
+    }
+
+    /// How often a connected socket's session is written again, for a store that keeps the
+    /// sessions of connected sockets too, so that they outlive this instance (see
+    /// `live_session`): written when the socket connects, after its own joins, leaves and data
+    /// changes, and at least this often. `None` (the default): saved when the socket ends, as
+    /// socket.io does.
+    fn live_refresh(&self) -> Option<Duration> {
+        None
+    }
+
+    /// With [`SessionStore::live_refresh`]: a socket ended for a reason it is not
+    /// [`kept`](SessionStore::keeps) for (a goodbye); the session written while it was
+    /// connected must go.
+    fn forget<'a>(&'a self, _pid: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(std::future::ready(Ok(())))
+    }
+}
+
+/// A shared store is a store: an application may keep a handle (`Arc<dyn SessionStore>`) and
+/// give the server another. Every method forwards, the defaults included.
+impl<S: SessionStore + ?Sized> SessionStore for std::sync::Arc<S> {
+    fn save(&self, session: SavedSession) -> StoreFuture<'_, ()> {
+        (**self).save(session)
+    }
+
+    fn restore<'a>(
+        &'a self,
+        namespace: &'a str,
+        pid: &'a str,
+        offset: Option<&'a str>,
+    ) -> StoreFuture<'a, Option<RestoredSession>> {
+        (**self).restore(namespace, pid, offset)
+    }
+
+    fn record<'a>(
+        &'a self,
+        packet: &'a Packet,
+        options: &'a BroadcastOptions,
+    ) -> StoreFuture<'a, Option<String>> {
+        (**self).record(packet, options)
+    }
+
+    fn watermark(&self) -> StoreFuture<'_, Option<String>> {
+        (**self).watermark()
+    }
+
+    fn keeps(&self, reason: &str) -> bool {
+        (**self).keeps(reason)
+    }
+
+    fn live_refresh(&self) -> Option<Duration> {
+        (**self).live_refresh()
+    }
+
+    fn forget<'a>(&'a self, pid: &'a str) -> StoreFuture<'a, ()> {
+        (**self).forget(pid)
     }
 }
