@@ -15,6 +15,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 /// Handshakes in flight at once: more would only overflow the listen backlog.
 pub(super) const CONNECTS_IN_FLIGHT: usize = 64;
@@ -85,8 +86,14 @@ async fn connect(target: &Target) -> Result<(Ws, Duration)> {
     if let Some(origin) = &target.origin {
         request.headers_mut().insert("origin", origin.parse()?);
     }
-    // TCP_NODELAY on the client too: an emit must not wait for the previous frame's ACK.
-    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(request, None, true).await?;
+    // TCP_NODELAY on the client too: an emit must not wait for the previous frame's ACK. Small
+    // buffers: 10,000 clients share the machine with the server they measure, and tungstenite's
+    // default 128 KiB read buffer is zero-filled on the first read.
+    let config = WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(0);
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async_with_config(request, Some(config), true).await?;
     let open = next_text(&mut ws, "the open packet").await?;
     ensure!(
         open.starts_with("0{"),
@@ -250,10 +257,15 @@ impl Traffic {
             let outbox = self.outboxes[*client].clone();
             let (client, room) = (*client, room.clone());
             tasks.push(tokio::spawn(async move {
+                // Each chat is stamped with the instant it was *meant* to leave, not the one it
+                // left: a generator held up (a busy CPU, a full socket) then counts the hold in
+                // every chat it delayed, not in one (coordinated omission, see load-testing.md).
+                // The interval's default catch-up (`Burst`) sends the late ones at once.
                 let mut tick = tokio::time::interval(period);
+                let start = epoch.elapsed();
                 for seq in 0..per_sender {
                     tick.tick().await;
-                    let sent_at = epoch.elapsed().as_nanos() as u64;
+                    let sent_at = intended_send(start, period, seq);
                     let frame = format!(
                         "42[\"chat\",{{\"room\":\"{room}\",\"sender\":{client},\"seq\":{seq},\
                          \"sent_at\":{sent_at}}}]"
@@ -312,6 +324,11 @@ impl Traffic {
     }
 }
 
+/// Nanoseconds since the epoch at which chat `seq` of a sender started at `start` is due.
+fn intended_send(start: Duration, period: Duration, seq: u64) -> u64 {
+    (start + period.saturating_mul(u32::try_from(seq).unwrap_or(u32::MAX))).as_nanos() as u64
+}
+
 /// The value below which `p` percent of the sorted `values` fall (nearest rank).
 pub(super) fn percentile<T: Copy>(sorted: &[T], p: f64) -> Option<T> {
     if sorted.is_empty() {
@@ -328,7 +345,9 @@ pub(super) fn ms(d: Duration) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{Receipt, connect_packet, number_field, percentile, receipt};
+    use std::time::Duration;
+
+    use super::{Receipt, connect_packet, intended_send, number_field, percentile, receipt};
 
     #[test]
     fn the_token_rides_in_the_connect_payload() {
@@ -352,6 +371,13 @@ mod tests {
         );
         assert_eq!(number_field(r#"42["chat",{"text":"hi"}]"#, "sent_at"), None);
         assert_eq!(receipt(r#"42["chat",{"sent_at":1}]"#, 2), None);
+    }
+
+    #[test]
+    fn chats_are_stamped_when_they_were_due() {
+        let (start, period) = (Duration::from_millis(5), Duration::from_millis(20));
+        assert_eq!(intended_send(start, period, 0), 5_000_000);
+        assert_eq!(intended_send(start, period, 3), 65_000_000);
     }
 
     #[test]

@@ -18,7 +18,14 @@ pub(super) fn build_release(package: &str) -> Result<PathBuf> {
         .status()
         .context("running cargo build")?;
     ensure!(status.success(), "building {package} failed: see above");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
+    let binary = target_dir().join("release").join(package);
+    ensure!(binary.exists(), "no binary at {}", binary.display());
+    Ok(binary)
+}
+
+/// The workspace's target directory (`CARGO_TARGET_DIR` if set).
+pub(super) fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .map(|dir| {
             if dir.is_absolute() {
@@ -27,10 +34,7 @@ pub(super) fn build_release(package: &str) -> Result<PathBuf> {
                 workspace::root().join(dir)
             }
         })
-        .unwrap_or_else(|| workspace::root().join("target"));
-    let binary = target.join("release").join(package);
-    ensure!(binary.exists(), "no binary at {}", binary.display());
-    Ok(binary)
+        .unwrap_or_else(|| workspace::root().join("target"))
 }
 
 /// Each connection is a file descriptor in the bench *and* in the server (which inherits our
@@ -68,31 +72,40 @@ pub(super) struct Server {
 }
 
 impl Server {
-    /// Starts the server; `ping_interval_ms` overrides socket.io's 25 s (`PING_INTERVAL_MS`).
-    pub(super) async fn start(binary: &Path, ping_interval_ms: Option<u64>) -> Result<Server> {
-        Server::start_with(binary, &[], ping_interval_ms).await
-    }
-
-    /// The same, with `extra` arguments after `--addr 127.0.0.1:0` (`--redis URL`).
+    /// Starts `binary` with `extra` arguments after `--addr 127.0.0.1:0` (`--redis URL`);
+    /// `ping_interval_ms` overrides socket.io's 25 s (`PING_INTERVAL_MS`).
     pub(super) async fn start_with(
         binary: &Path,
         extra: &[&str],
         ping_interval_ms: Option<u64>,
     ) -> Result<Server> {
         let mut command = tokio::process::Command::new(binary);
+        command.args(["--addr", "127.0.0.1:0"]).args(extra);
+        Server::spawn(command, ping_interval_ms).await
+    }
+
+    /// Starts `command`, which already has its arguments (`--addr 127.0.0.1:0` among them), and
+    /// waits for it to print `listening on http://ADDR`.
+    pub(super) async fn spawn(
+        mut command: tokio::process::Command,
+        ping_interval_ms: Option<u64>,
+    ) -> Result<Server> {
+        let program = command
+            .as_std()
+            .get_program()
+            .to_string_lossy()
+            .into_owned();
         if let Some(ms) = ping_interval_ms {
             command.env("PING_INTERVAL_MS", ms.to_string());
         }
         let mut child = command
-            .args(["--addr", "127.0.0.1:0"])
-            .args(extra)
             // One log line per connection would cost the server more than the chat itself.
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true)
             .spawn()
-            .with_context(|| format!("starting {}", binary.display()))?;
+            .with_context(|| format!("starting {program}"))?;
         let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
         let addr = tokio::time::timeout(Duration::from_secs(20), async {
             while let Some(line) = lines.next_line().await? {

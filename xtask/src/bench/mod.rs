@@ -10,17 +10,17 @@ use clap::Subcommand;
 
 mod chat_load;
 mod child;
+mod contenders;
 mod redis_child;
 mod security_layers;
 mod socketio;
 mod socketio_cluster;
-mod socketio_idle;
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
     /// Bytes per message and latency for short polling, long polling, SSE and WebSocket.
     Transports,
-    /// Connect time, deliveries per second, latency and memory of the Socket.IO server.
+    /// The course's Socket.IO server against socketioxide and Node socket.io, alternating.
     Socketio(socketio::Args),
     /// Loss, latency split by instance, Redis traffic and CPU of chapter 3's cluster.
     SocketioCluster(socketio_cluster::Args),

@@ -1,105 +1,205 @@
-//! `cargo xtask bench socketio`: the figures behind chapter 2's "Measuring it" table.
+//! `cargo xtask bench socketio`: the course's server against socketioxide and Node's socket.io,
+//! on the same chat load, servers alternating in one run.
 //!
-//! N WebSocket clients connect to the chapter 2 solution, each joins one of R rooms, and S of
-//! them emit `chat` to their room at a fixed rate for a fixed time. We report how long
-//! connecting took, how many deliveries per second the server made, how many were lost, the
-//! latency from a sender's emit to a member's receipt (p50, p99), the server's resident
-//! memory per connection and its CPU time per delivery. A second scenario, on a fresh server,
-//! holds many mostly idle clients (handshake, `40`, then only pongs) and reports the server's
-//! resident memory per idle connection.
+//! Three scenarios, each on a fresh server process per contender and round:
+//! - (a) 1000 clients in 10 rooms, 10 senders x 50 msg/s: a busy chat;
+//! - (b) 5000 clients in one room, one sender x 20 msg/s: fan-out, 100,000 deliveries a second;
+//! - (c) 10,000 mostly idle clients in one room (ping every 2 s), one chat a second going
+//!   through to all of them: what a held connection costs.
+//!
+//! Rounds alternate the servers' order so that a slow phase of the machine does not fall on one
+//! contender. Per contender and scenario, latencies of all rounds are merged before taking
+//! percentiles (percentiles are never averaged), and CPU and memory are means over the rounds.
 //!
 //! Two choices keep the numbers honest:
-//! - the server is a *child process* (release build), so `/proc/PID/status` gives its own RSS,
-//!   not the bench's;
-//! - the clients speak Engine.IO and Socket.IO frames by hand over tokio-tungstenite (open
-//!   packet, `40`, pong `3` to every ping `2`, `42N["join",room]` answered by `43N[true]`),
-//!   so the bench does not depend on the library it measures.
+//! - every server is a *child process* (release build, or `node`), so `/proc/PID` gives its own
+//!   CPU time and resident memory, not the bench's;
+//! - the clients speak Engine.IO and Socket.IO frames by hand over tokio-tungstenite
+//!   (`chat_load.rs`), so the bench depends on none of the libraries it measures, and they
+//!   stamp each chat with the instant it was due (corrected for coordinated omission).
 //!
-//! Clients and server share the machine's CPUs: the figures are a floor for the server, and
-//! the table says on which machine they were taken.
+//! Clients and server share the machine's CPUs: the figures are a floor for each server, and
+//! the table says on which machine and when they were taken.
 
-use std::path::{Path, PathBuf};
+use std::collections::HashSet;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, ensure};
 
-use super::chat_load::{CONNECTS_IN_FLIGHT, Target, Traffic, connect_all, ms, percentile};
-use super::child::{Server, build_release, load_average, raise_open_files_limit};
+use super::chat_load::{Receipt, Target, Traffic, connect_all, ms, percentile};
+use super::child::{Server, load_average, raise_open_files_limit};
+use super::contenders::{Contender, Launch};
 use crate::{ui, workspace};
 
-/// `cargo xtask bench socketio [--clients N] [--rooms R] [--senders S] [--rate M] [--duration SECS]`
+/// `cargo xtask bench socketio [--servers ...] [--rounds N] [--duration SECS] [--scale F]`
 #[derive(clap::Args, Debug, Clone)]
 pub struct Args {
-    /// WebSocket clients to connect; client i joins room i % rooms.
-    #[arg(long, default_value_t = 1000)]
-    pub clients: usize,
-    /// Rooms the clients are spread over.
-    #[arg(long, default_value_t = 10)]
-    pub rooms: usize,
-    /// Clients that also send (the first S clients, so one per room when S = R).
-    #[arg(long, default_value_t = 10)]
-    pub senders: usize,
-    /// Messages per second per sender.
-    #[arg(long, default_value_t = 50)]
-    pub rate: u32,
-    /// Seconds of sending.
+    /// The servers to measure, in the first round's order.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Contender::Course, Contender::Socketioxide, Contender::Node])]
+    pub servers: Vec<Contender>,
+    /// Rounds: every scenario on every server, once per round, the order rotating.
+    #[arg(long, default_value_t = 2)]
+    pub rounds: usize,
+    /// Seconds of sending in scenarios (a) and (b).
     #[arg(long, default_value_t = 10)]
     pub duration: u64,
-    /// Clients of the idle scenario (0 skips it): they connect, answer pings, and nothing else.
-    #[arg(long, default_value_t = 10_000)]
-    pub idle_clients: usize,
-    /// Seconds the idle clients are held after connecting (the server pings every 2 s meanwhile).
+    /// Seconds scenario (c) holds its clients (one chat a second goes through meanwhile).
     #[arg(long, default_value_t = 6)]
-    pub idle_hold: u64,
-    /// Measure this server binary instead of building the solution (to compare two builds).
+    pub hold: u64,
+    /// Multiplies every scenario's number of clients (0.1 for a quick try; the book uses 1).
+    #[arg(long, default_value_t = 1.0)]
+    pub scale: f64,
+    /// Measure this binary as the course's server instead of building chapter 2's solution.
     #[arg(long)]
     pub server: Option<PathBuf>,
-    /// Print the table only; do not write book/measurements/socketio.md.
+    /// Print the tables only; do not write book/measurements/socketio.md.
     #[arg(long)]
     pub no_write: bool,
 }
 
+/// One load: who connects, where they are, who sends how much.
+struct Scenario {
+    name: &'static str,
+    clients: usize,
+    rooms: usize,
+    senders: usize,
+    rate: u32,
+    seconds: u64,
+    ping_interval_ms: Option<u64>,
+}
+
+impl Scenario {
+    fn all(args: &Args) -> Vec<Scenario> {
+        let scaled = |n: f64| ((n * args.scale).round() as usize).max(2);
+        vec![
+            Scenario {
+                name: "(a) a busy chat",
+                clients: scaled(1000.0).max(20),
+                rooms: 10,
+                senders: 10,
+                rate: 50,
+                seconds: args.duration,
+                ping_interval_ms: None,
+            },
+            Scenario {
+                name: "(b) fan-out",
+                clients: scaled(5000.0),
+                rooms: 1,
+                senders: 1,
+                rate: 20,
+                seconds: args.duration,
+                ping_interval_ms: None,
+            },
+            Scenario {
+                name: "(c) held connections",
+                clients: scaled(10_000.0),
+                rooms: 1,
+                senders: 1,
+                rate: 1,
+                seconds: args.hold,
+                ping_interval_ms: Some(2_000),
+            },
+        ]
+    }
+
+    fn room_of(&self, client: usize) -> String {
+        format!("room-{}", client % self.rooms)
+    }
+
+    /// Each chat to a room reaches every member but its sender.
+    fn expected(&self) -> u64 {
+        let per_sender = u64::from(self.rate) * self.seconds;
+        (0..self.senders)
+            .map(|sender| {
+                let room = self.room_of(sender);
+                let members = (0..self.clients)
+                    .filter(|&i| self.room_of(i) == room)
+                    .count() as u64;
+                per_sender * (members - 1)
+            })
+            .sum()
+    }
+
+    fn describe(&self) -> String {
+        let ping = match self.ping_interval_ms {
+            Some(ms) => format!(", ping every {} s", ms / 1000),
+            None => String::new(),
+        };
+        format!(
+            "{}: {} clients in {} room(s), {} sender(s) x {} msg/s for {} s{ping}",
+            self.name, self.clients, self.rooms, self.senders, self.rate, self.seconds
+        )
+    }
+}
+
+/// What one run of one scenario on one server gave.
+struct Run {
+    expected: u64,
+    received: u64,
+    unique: u64,
+    send_window: Duration,
+    latencies_ns: Vec<u64>,
+    connect_times: Vec<Duration>,
+    cpu: Duration,
+    rss_before_kib: u64,
+    rss_connected_kib: u64,
+    rss_after_kib: u64,
+    closed_by_server: u64,
+}
+
 pub fn run(args: Args) -> Result<()> {
+    ensure!(!args.servers.is_empty(), "--servers names no server");
+    ensure!(args.rounds > 0, "--rounds must be at least 1");
     ensure!(
-        args.clients > 0 && args.rooms > 0,
-        "--clients and --rooms must be at least 1"
+        args.duration > 0 && args.hold > 0,
+        "--duration and --hold must be at least 1"
     );
-    ensure!(
-        args.senders <= args.clients,
-        "--senders ({}) cannot exceed --clients ({})",
-        args.senders,
-        args.clients
-    );
-    ensure!(
-        args.rate > 0 && args.duration > 0,
-        "--rate and --duration must be at least 1"
-    );
-    raise_open_files_limit(args.clients.max(args.idle_clients))?;
-    let binary = match &args.server {
-        Some(path) => path.clone(),
-        None => build_release("solution-02-socketio")?,
-    };
+    ensure!(args.scale > 0.0, "--scale must be positive");
+    let scenarios = Scenario::all(&args);
+    let most = scenarios.iter().map(|s| s.clients).max().unwrap_or(0);
+    raise_open_files_limit(most)?;
+    let launches = args
+        .servers
+        .iter()
+        .map(|c| c.prepare(args.server.as_deref()))
+        .collect::<Result<Vec<Launch>>>()?;
+    let load_before = load_average();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    // Bounded: connecting, sending, draining, with generous room for a slow machine.
-    let limit = Duration::from_secs(args.duration + 180);
-    let report = runtime.block_on(async {
-        tokio::time::timeout(limit, measure(&binary, &args))
-            .await
-            .map_err(|_| anyhow!("the bench did not finish within {limit:?}"))?
-    })?;
-    let idle = if args.idle_clients == 0 {
-        None
-    } else {
-        let limit = Duration::from_secs(args.idle_hold + 240);
-        Some(runtime.block_on(async {
-            tokio::time::timeout(limit, super::socketio_idle::measure(&binary, &args))
-                .await
-                .map_err(|_| anyhow!("the idle scenario did not finish within {limit:?}"))?
-        })?)
-    };
-    let table = report.markdown(&args, idle.as_ref());
+    // runs[scenario][server]: one Run per round.
+    let mut runs: Vec<Vec<Vec<Run>>> = scenarios
+        .iter()
+        .map(|_| args.servers.iter().map(|_| Vec::new()).collect())
+        .collect();
+    for round in 0..args.rounds {
+        for (s, scenario) in scenarios.iter().enumerate() {
+            for k in 0..args.servers.len() {
+                let server = (k + round) % args.servers.len();
+                ui::step(&format!(
+                    "round {}/{}, {} on {}",
+                    round + 1,
+                    args.rounds,
+                    scenario.describe(),
+                    args.servers[server].label()
+                ));
+                // Bounded: connecting, sending, draining, with room for a slow machine.
+                let limit = Duration::from_secs(scenario.seconds + 240);
+                let run = runtime
+                    .block_on(async {
+                        tokio::time::timeout(limit, measure(&launches[server], scenario))
+                            .await
+                            .map_err(|_| anyhow!("the run did not finish within {limit:?}"))?
+                    })
+                    .with_context(|| {
+                        format!("{} on {}", scenario.name, args.servers[server].label())
+                    })?;
+                runs[s][server].push(run);
+            }
+        }
+    }
+    let table = markdown(&args, &scenarios, &runs, &load_before);
     println!("\n{table}");
     if !args.no_write {
         let path = workspace::root().join("book/measurements/socketio.md");
@@ -110,202 +210,253 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-struct Report {
-    connect_total: Duration,
-    connect_p50: Duration,
-    connect_p99: Duration,
-    sent: u64,
-    expected: u64,
-    received: u64,
-    closed_by_server: u64,
-    send_window: Duration,
-    latency_p50: Duration,
-    latency_p99: Duration,
-    latency_max: Duration,
-    rss_idle_kib: u64,
-    rss_connected_kib: u64,
-    rss_after_kib: u64,
-    /// Server CPU time (user + system) from the first emit to the end of the drain.
-    cpu_sending: Duration,
-    /// `/proc/loadavg` before the run: other work on the machine skews latency.
-    load_average: String,
-}
-
-async fn measure(binary: &Path, args: &Args) -> Result<Report> {
-    let load_average = load_average();
-    let server = Server::start(binary, None).await?;
+async fn measure(launch: &Launch, scenario: &Scenario) -> Result<Run> {
+    let server = Server::spawn(launch.command(), scenario.ping_interval_ms).await?;
     let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", server.addr);
-    let rss_idle_kib = server.rss_kib()?;
-
-    ui::step(&format!(
-        "connecting {} clients to {} rooms over WebSocket",
-        args.clients, args.rooms
-    ));
-    let room_of = |i: usize| format!("room-{}", i % args.rooms);
-    let started = Instant::now();
-    let targets = (0..args.clients)
-        .map(|i| Target::plain(url.clone(), room_of(i)))
+    let rss_before_kib = server.rss_kib()?;
+    let targets = (0..scenario.clients)
+        .map(|i| Target::plain(url.clone(), scenario.room_of(i)))
         .collect();
-    let (sockets, mut connect_times) = connect_all(targets).await?;
-    let connect_total = started.elapsed();
+    let (sockets, connect_times) = connect_all(targets).await?;
     let rss_connected_kib = server.rss_kib()?;
 
     let traffic = Traffic::start(sockets);
-    // Each message to room k reaches every member of k but its sender.
-    let members = |room: &str| (0..args.clients).filter(|&i| room_of(i) == room).count() as u64;
-    let per_sender = u64::from(args.rate) * args.duration;
-    let senders: Vec<(usize, String)> = (0..args.senders).map(|i| (i, room_of(i))).collect();
-    let expected: u64 = senders
-        .iter()
-        .map(|(_, room)| per_sender * (members(room) - 1))
-        .sum();
-
-    ui::step(&format!(
-        "{} senders x {} msg/s for {} s",
-        args.senders, args.rate, args.duration
-    ));
-    let send_started = Instant::now();
+    let expected = scenario.expected();
+    let senders: Vec<(usize, String)> = (0..scenario.senders)
+        .map(|i| (i, scenario.room_of(i)))
+        .collect();
     let cpu_before = server.cpu_time()?;
-    let sent = traffic.send(&senders, args.rate, args.duration).await?;
+    let send_started = Instant::now();
+    traffic
+        .send(&senders, scenario.rate, scenario.seconds)
+        .await?;
     traffic.drain(expected).await;
     let send_window = send_started.elapsed();
-    let cpu_sending = server.cpu_time()?.saturating_sub(cpu_before);
+    let cpu = server.cpu_time()?.saturating_sub(cpu_before);
+    let rss_after_kib = server.rss_kib()?;
     let received = traffic.received();
     let (receipts, closed_by_server) = traffic.finish().await?;
-    let mut latencies: Vec<u64> = receipts.iter().flatten().map(|r| r.latency_ns).collect();
-    let rss_after_kib = server.rss_kib()?;
-    latencies.sort_unstable();
-    connect_times.sort_unstable();
-    let nanos = |ns: u64| Duration::from_nanos(ns);
-    Ok(Report {
-        connect_total,
-        connect_p50: percentile(&connect_times, 50.0).unwrap_or_default(),
-        connect_p99: percentile(&connect_times, 99.0).unwrap_or_default(),
-        sent,
+    Ok(Run {
         expected,
         received,
-        closed_by_server,
+        unique: receipts.iter().map(|r| distinct(r)).sum(),
         send_window,
-        latency_p50: percentile(&latencies, 50.0).map(nanos).unwrap_or_default(),
-        latency_p99: percentile(&latencies, 99.0).map(nanos).unwrap_or_default(),
-        latency_max: latencies.last().copied().map(nanos).unwrap_or_default(),
-        rss_idle_kib,
+        latencies_ns: receipts.iter().flatten().map(|r| r.latency_ns).collect(),
+        connect_times,
+        cpu,
+        rss_before_kib,
         rss_connected_kib,
         rss_after_kib,
-        cpu_sending,
-        load_average,
+        closed_by_server,
     })
 }
 
-impl Report {
-    fn markdown(&self, args: &Args, idle: Option<&super::socketio_idle::IdleReport>) -> String {
-        let lost = self.expected.saturating_sub(self.received);
-        let loss = if self.expected == 0 {
-            0.0
-        } else {
-            100.0 * lost as f64 / self.expected as f64
+/// Chats one client received, each (sender, seq) counted once.
+fn distinct(receipts: &[Receipt]) -> u64 {
+    receipts
+        .iter()
+        .map(|r| (r.sender, r.seq))
+        .collect::<HashSet<_>>()
+        .len() as u64
+}
+
+/// One contender's runs of one scenario, merged.
+struct Merged {
+    deliveries_per_s: f64,
+    lost: u64,
+    expected: u64,
+    duplicates: u64,
+    p50: Duration,
+    p99: Duration,
+    max: Duration,
+    connect_p50: Duration,
+    connect_p99: Duration,
+    cpu_s: f64,
+    kib_connected: f64,
+    kib_after: f64,
+    closed: u64,
+}
+
+impl Merged {
+    fn of(runs: &[Run], clients: usize) -> Merged {
+        let mut latencies: Vec<u64> = runs.iter().flat_map(|r| r.latencies_ns.clone()).collect();
+        latencies.sort_unstable();
+        let mut connects: Vec<Duration> =
+            runs.iter().flat_map(|r| r.connect_times.clone()).collect();
+        connects.sort_unstable();
+        let n = runs.len().max(1) as f64;
+        let sum = |f: &dyn Fn(&Run) -> u64| runs.iter().map(f).sum::<u64>();
+        let per_connection = |f: &dyn Fn(&Run) -> u64| {
+            runs.iter()
+                .map(|r| f(r).saturating_sub(r.rss_before_kib) as f64 / clients as f64)
+                .sum::<f64>()
+                / n
         };
-        let per_connection =
-            |kib: u64| kib.saturating_sub(self.rss_idle_kib) as f64 / args.clients as f64;
-        let deliveries_per_s = self.received as f64 / self.send_window.as_secs_f64();
-        let cpu_per_delivery = if self.received == 0 {
-            "no deliveries".to_owned()
-        } else {
-            format!(
-                "{:.2} µs ({:.2} s of CPU for {} deliveries)",
-                self.cpu_sending.as_secs_f64() * 1e6 / self.received as f64,
-                self.cpu_sending.as_secs_f64(),
-                self.received
-            )
-        };
-        let command = format!(
-            "cargo xtask bench socketio --clients {} --rooms {} --senders {} --rate {} --duration {} \
-             --idle-clients {} --idle-hold {}",
-            args.clients,
-            args.rooms,
-            args.senders,
-            args.rate,
-            args.duration,
-            args.idle_clients,
-            args.idle_hold
-        );
-        let mut rows = vec![
-            (
-                "load".to_owned(),
-                format!(
-                    "{} WebSocket clients in {} rooms; {} senders x {} msg/s for {} s",
-                    args.clients, args.rooms, args.senders, args.rate, args.duration
-                ),
-            ),
-            (
-                format!("connect time, all clients ({CONNECTS_IN_FLIGHT} handshakes in flight)"),
-                format!("{:.2} s", self.connect_total.as_secs_f64()),
-            ),
-            (
-                "connect time per client (handshake, `40`, join ack), p50 / p99".to_owned(),
-                format!("{} / {}", ms(self.connect_p50), ms(self.connect_p99)),
-            ),
-            ("chat messages sent".to_owned(), self.sent.to_string()),
-            (
-                "deliveries expected / received".to_owned(),
-                format!("{} / {}", self.expected, self.received),
-            ),
-            ("loss".to_owned(), format!("{lost} ({loss:.2} %)")),
-            (
-                "deliveries per second".to_owned(),
-                format!("{deliveries_per_s:.0}"),
-            ),
-            (
-                "server CPU per delivery (user + system, first emit to end of drain)".to_owned(),
-                cpu_per_delivery,
-            ),
-            (
-                "latency, emit to receipt, p50 / p99 / max".to_owned(),
-                format!(
-                    "{} / {} / {}",
-                    ms(self.latency_p50),
-                    ms(self.latency_p99),
-                    ms(self.latency_max)
-                ),
-            ),
-            (
-                "server RSS idle / with clients / after the traffic".to_owned(),
-                format!(
-                    "{:.1} / {:.1} / {:.1} MiB",
-                    self.rss_idle_kib as f64 / 1024.0,
-                    self.rss_connected_kib as f64 / 1024.0,
-                    self.rss_after_kib as f64 / 1024.0
-                ),
-            ),
-            (
-                // Right after the connect burst the allocator still holds the handshakes'
-                // transient buffers; after the traffic it has settled. Both are shown.
-                "server RSS per connection, after connecting / after the traffic".to_owned(),
-                format!(
-                    "{:.1} / {:.1} KiB",
-                    per_connection(self.rss_connected_kib),
-                    per_connection(self.rss_after_kib)
-                ),
-            ),
-            (
-                "connections closed by the server".to_owned(),
-                self.closed_by_server.to_string(),
-            ),
-        ];
-        if let Some(idle) = idle {
-            rows.extend(idle.rows());
+        let window: f64 = runs.iter().map(|r| r.send_window.as_secs_f64()).sum();
+        let nanos = Duration::from_nanos;
+        Merged {
+            deliveries_per_s: sum(&|r| r.received) as f64 / window.max(f64::MIN_POSITIVE),
+            lost: sum(&|r| r.expected.saturating_sub(r.unique)),
+            expected: sum(&|r| r.expected),
+            duplicates: sum(&|r| r.received - r.unique),
+            p50: percentile(&latencies, 50.0).map(nanos).unwrap_or_default(),
+            p99: percentile(&latencies, 99.0).map(nanos).unwrap_or_default(),
+            max: latencies.last().copied().map(nanos).unwrap_or_default(),
+            connect_p50: percentile(&connects, 50.0).unwrap_or_default(),
+            connect_p99: percentile(&connects, 99.0).unwrap_or_default(),
+            cpu_s: runs.iter().map(|r| r.cpu.as_secs_f64()).sum::<f64>() / n,
+            kib_connected: per_connection(&|r| r.rss_connected_kib),
+            kib_after: per_connection(&|r| r.rss_after_kib),
+            closed: sum(&|r| r.closed_by_server),
         }
-        let mut out = String::from("| measure | value |\n|---|---|\n");
-        for (name, value) in rows {
-            out.push_str(&format!("| {name} | {value} |\n"));
-        }
-        out.push_str(&format!(
-            "\nMeasured with `{command}`: the solution's release build as a child process (a fresh \
-             one for the idle clients), the clients in the bench's own process on the same \
-             machine (they share its CPUs). {}; load average before the run: {}.\n",
-            super::machine_stamp(),
-            self.load_average
-        ));
-        out
     }
+}
+
+/// One cell of a table: a contender's merged figures, formatted.
+type Cell = dyn Fn(&Merged) -> String;
+
+fn markdown(args: &Args, scenarios: &[Scenario], runs: &[Vec<Vec<Run>>], load: &str) -> String {
+    let mut out = String::new();
+    let mut merged = Vec::new();
+    for (scenario, per_server) in scenarios.iter().zip(runs) {
+        let row: Vec<Merged> = per_server
+            .iter()
+            .map(|r| Merged::of(r, scenario.clients))
+            .collect();
+        out.push_str(&format!("**{}**\n\n| measure |", scenario.describe()));
+        for contender in &args.servers {
+            out.push_str(&format!(" {} |", contender.label()));
+        }
+        out.push_str("\n|---|");
+        out.push_str(&"---|".repeat(args.servers.len()));
+        out.push('\n');
+        let lines: [(&str, &Cell); 7] = [
+            ("deliveries per second", &|m| {
+                format!("{:.0}", m.deliveries_per_s)
+            }),
+            ("lost / duplicated (of expected)", &|m| {
+                format!("{} / {} (of {})", m.lost, m.duplicates, m.expected)
+            }),
+            ("latency p50 / p99 / max", &|m| {
+                format!("{} / {} / {}", ms(m.p50), ms(m.p99), ms(m.max))
+            }),
+            ("server CPU seconds per run, sending and drain", &|m| {
+                format!("{:.2} s", m.cpu_s)
+            }),
+            (
+                "server RSS per connection, connected / after the chat",
+                &|m| format!("{:.1} / {:.1} KiB", m.kib_connected, m.kib_after),
+            ),
+            ("connect (handshake, `40`, join ack) p50 / p99", &|m| {
+                format!("{} / {}", ms(m.connect_p50), ms(m.connect_p99))
+            }),
+            ("connections closed by the server", &|m| {
+                m.closed.to_string()
+            }),
+        ];
+        for (name, value) in lines {
+            out.push_str(&format!("| {name} |"));
+            for m in &row {
+                out.push_str(&format!(" {} |", value(m)));
+            }
+            out.push('\n');
+        }
+        out.push('\n');
+        merged.push(row);
+    }
+    out.push_str(&bar(args, scenarios, &merged));
+    let command = format!(
+        "cargo xtask bench socketio --servers {} --rounds {} --duration {} --hold {} --scale {}",
+        args.servers
+            .iter()
+            .map(|c| format!("{c:?}").to_lowercase())
+            .collect::<Vec<_>>()
+            .join(","),
+        args.rounds,
+        args.duration,
+        args.hold,
+        args.scale
+    );
+    out.push_str(&format!(
+        "\nMeasured with `{command}`: {} round(s), servers alternating, a fresh server process \
+         per scenario, contender and round; latencies merged over the rounds, CPU and memory \
+         averaged. Latency runs from the instant a chat was due to its receipt (corrected for \
+         coordinated omission). The clients run in the bench's own process on the same machine \
+         and share its CPUs. {}; {}; load average before the run: {load}.\n",
+        args.rounds,
+        super::machine_stamp(),
+        node_version()
+    ));
+    out
+}
+
+/// The course's goals against the comparison servers, checked on this run's figures.
+fn bar(args: &Args, scenarios: &[Scenario], merged: &[Vec<Merged>]) -> String {
+    let column = |c: Contender| args.servers.iter().position(|&s| s == c);
+    let (Some(course), rust, node) = (
+        column(Contender::Course),
+        column(Contender::Socketioxide),
+        column(Contender::Node),
+    ) else {
+        return String::new();
+    };
+    let mark = |ok: bool| if ok { "met" } else { "**not met**" };
+    let mut lines = Vec::new();
+    for (s, scenario) in scenarios.iter().enumerate() {
+        let ours = &merged[s][course];
+        if let Some(rust) = rust {
+            let theirs = &merged[s][rust];
+            lines.push(format!(
+                "- {}: deliveries per second at least socketioxide's ({:.0} vs {:.0}): {}; p99 no \
+                 worse ({} vs {}): {}; RSS per connection no more ({:.1} vs {:.1} KiB): {}.",
+                scenario.name,
+                ours.deliveries_per_s,
+                theirs.deliveries_per_s,
+                mark(ours.deliveries_per_s >= theirs.deliveries_per_s * 0.99),
+                ms(ours.p99),
+                ms(theirs.p99),
+                mark(ours.p99 <= theirs.p99),
+                ours.kib_after,
+                theirs.kib_after,
+                mark(ours.kib_after <= theirs.kib_after)
+            ));
+        }
+        if let Some(node) = node.filter(|_| scenario.ping_interval_ms.is_none()) {
+            let theirs = &merged[s][node];
+            let ratio = theirs.p99.as_secs_f64() / ours.p99.as_secs_f64().max(1e-9);
+            lines.push(format!(
+                "- {}: p99 a third of Node's or less ({} vs {}, {ratio:.1}x): {}.",
+                scenario.name,
+                ms(ours.p99),
+                ms(theirs.p99),
+                mark(ratio >= 3.0)
+            ));
+        }
+    }
+    if let Some((s, held)) = scenarios
+        .iter()
+        .enumerate()
+        .find(|(_, s)| s.ping_interval_ms.is_some())
+    {
+        let ours = &merged[s][course];
+        lines.push(format!(
+            "- {}: {} connections held, every chat through ({} lost, {} closed): {}.",
+            held.name,
+            held.clients,
+            ours.lost,
+            ours.closed,
+            mark(ours.lost == 0 && ours.closed == 0)
+        ));
+    }
+    format!("The course's goals on this run:\n\n{}\n", lines.join("\n"))
+}
+
+/// `node --version`, for the footer.
+fn node_version() -> String {
+    std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .ok()
+        .map(|o| format!("Node {}", String::from_utf8_lossy(&o.stdout).trim()))
+        .unwrap_or_else(|| "Node not found".to_owned())
 }
