@@ -324,10 +324,12 @@ impl Traffic {
     }
 }
 
+// ANCHOR: intended_send
 /// Nanoseconds since the epoch at which chat `seq` of a sender started at `start` is due.
 fn intended_send(start: Duration, period: Duration, seq: u64) -> u64 {
     (start + period.saturating_mul(u32::try_from(seq).unwrap_or(u32::MAX))).as_nanos() as u64
 }
+// ANCHOR_END: intended_send
 
 /// The value below which `p` percent of the sorted `values` fall (nearest rank).
 pub(super) fn percentile<T: Copy>(sorted: &[T], p: f64) -> Option<T> {
