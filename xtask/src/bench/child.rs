@@ -187,3 +187,23 @@ pub(super) fn load_average() -> String {
         .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|_| "unknown".to_owned())
 }
+
+/// On a machine of two CPUs or more, the CPU the server under test gets to itself, after this
+/// process (the clients) is confined to the others: each server then runs on exactly one core,
+/// and the clients' work no longer queues in front of it. `None` on a single CPU.
+pub(super) fn split_cpus() -> Result<Option<usize>> {
+    use rustix::thread::{CpuSet, sched_getaffinity, sched_setaffinity};
+    let allowed = sched_getaffinity(None).context("reading this process's CPU affinity")?;
+    let cpus: Vec<usize> = (0..CpuSet::MAX_CPU)
+        .filter(|&i| allowed.is_set(i))
+        .collect();
+    let Some((&server, clients)) = cpus.split_last().filter(|(_, rest)| !rest.is_empty()) else {
+        return Ok(None);
+    };
+    let mut ours = CpuSet::new();
+    for &cpu in clients {
+        ours.set(cpu);
+    }
+    sched_setaffinity(None, &ours).context("confining the bench's clients to their CPUs")?;
+    Ok(Some(server))
+}

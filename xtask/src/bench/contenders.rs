@@ -67,9 +67,18 @@ impl Contender {
 }
 
 impl Launch {
-    /// The command that starts this contender on 127.0.0.1, on a port of the system's choice.
-    pub(super) fn command(&self) -> tokio::process::Command {
-        let mut command = tokio::process::Command::new(&self.program);
+    /// The command that starts this contender on 127.0.0.1, on a port of the system's choice,
+    /// and on CPU `pin` alone if given (`taskset` sets it before the program starts, so every
+    /// thread the server makes inherits it, and a Rust runtime sizes itself to one core).
+    pub(super) fn command(&self, pin: Option<usize>) -> tokio::process::Command {
+        let mut command = match pin {
+            Some(cpu) => {
+                let mut taskset = tokio::process::Command::new("taskset");
+                taskset.args(["-c", &cpu.to_string()]).arg(&self.program);
+                taskset
+            }
+            None => tokio::process::Command::new(&self.program),
+        };
         command.args(&self.args).args(["--addr", "127.0.0.1:0"]);
         if let Some(path) = &self.node_path {
             command.env("NODE_PATH", path);

@@ -18,8 +18,10 @@
 //!   (`chat_load.rs`), so the bench depends on none of the libraries it measures, and they
 //!   stamp each chat with the instant it was due (corrected for coordinated omission).
 //!
-//! Clients and server share the machine's CPUs: the figures are a floor for each server, and
-//! the table says on which machine and when they were taken.
+//! On a machine of two CPUs or more, each server gets one CPU to itself and the clients the
+//! others (`--no-pin` shares them all): the figures are then per core, the clients' own work
+//! does not queue in front of the server, and Node's one JavaScript thread and a Rust runtime
+//! get the same hardware. The table says on which machine and when they were taken.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -28,7 +30,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, ensure};
 
 use super::chat_load::{Receipt, Target, Traffic, connect_all, ms, percentile};
-use super::child::{Server, load_average, raise_open_files_limit};
+use super::child::{Server, load_average, raise_open_files_limit, split_cpus};
 use super::contenders::{Contender, Launch};
 use crate::{ui, workspace};
 
@@ -53,6 +55,9 @@ pub struct Args {
     /// Measure this binary as the course's server instead of building chapter 2's solution.
     #[arg(long)]
     pub server: Option<PathBuf>,
+    /// Let the server share every CPU with the clients, instead of giving it one to itself.
+    #[arg(long)]
+    pub no_pin: bool,
     /// Print the tables only; do not write book/measurements/socketio.md.
     #[arg(long)]
     pub no_write: bool,
@@ -165,6 +170,10 @@ pub fn run(args: Args) -> Result<()> {
         .map(|c| c.prepare(args.server.as_deref()))
         .collect::<Result<Vec<Launch>>>()?;
     let load_before = load_average();
+    // Named before the split: afterwards this process sees only the clients' CPUs.
+    let machine = super::machine_stamp();
+    // Before the runtime starts, so that its threads inherit the clients' CPUs.
+    let pin = if args.no_pin { None } else { split_cpus()? };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -188,7 +197,7 @@ pub fn run(args: Args) -> Result<()> {
                 let limit = Duration::from_secs(scenario.seconds + 240);
                 let run = runtime
                     .block_on(async {
-                        tokio::time::timeout(limit, measure(&launches[server], scenario))
+                        tokio::time::timeout(limit, measure(&launches[server], scenario, pin))
                             .await
                             .map_err(|_| anyhow!("the run did not finish within {limit:?}"))?
                     })
@@ -199,7 +208,14 @@ pub fn run(args: Args) -> Result<()> {
             }
         }
     }
-    let table = markdown(&args, &scenarios, &runs, &load_before);
+    let table = markdown(
+        &args,
+        &scenarios,
+        &runs,
+        &format!("{machine}; {}", node_version()),
+        &load_before,
+        pin,
+    );
     println!("\n{table}");
     if !args.no_write {
         let path = workspace::root().join("book/measurements/socketio.md");
@@ -210,8 +226,8 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-async fn measure(launch: &Launch, scenario: &Scenario) -> Result<Run> {
-    let server = Server::spawn(launch.command(), scenario.ping_interval_ms).await?;
+async fn measure(launch: &Launch, scenario: &Scenario, pin: Option<usize>) -> Result<Run> {
+    let server = Server::spawn(launch.command(pin), scenario.ping_interval_ms).await?;
     let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", server.addr);
     let rss_before_kib = server.rss_kib()?;
     let targets = (0..scenario.clients)
@@ -315,7 +331,14 @@ impl Merged {
 /// One cell of a table: a contender's merged figures, formatted.
 type Cell = dyn Fn(&Merged) -> String;
 
-fn markdown(args: &Args, scenarios: &[Scenario], runs: &[Vec<Vec<Run>>], load: &str) -> String {
+fn markdown(
+    args: &Args,
+    scenarios: &[Scenario],
+    runs: &[Vec<Vec<Run>>],
+    machine: &str,
+    load: &str,
+    pin: Option<usize>,
+) -> String {
     let mut out = String::new();
     let mut merged = Vec::new();
     for (scenario, per_server) in scenarios.iter().zip(runs) {
@@ -365,8 +388,17 @@ fn markdown(args: &Args, scenarios: &[Scenario], runs: &[Vec<Vec<Run>>], load: &
         merged.push(row);
     }
     out.push_str(&bar(args, scenarios, &merged));
+    let placement = match pin {
+        Some(cpu) => format!(
+            "Each server runs alone on CPU {cpu} (`taskset`), the clients in the bench's own \
+             process on the other CPUs."
+        ),
+        None => "The clients run in the bench's own process and share every CPU with the \
+                 server."
+            .to_owned(),
+    };
     let command = format!(
-        "cargo xtask bench socketio --servers {} --rounds {} --duration {} --hold {} --scale {}",
+        "cargo xtask bench socketio --servers {} --rounds {} --duration {} --hold {} --scale {}{}",
         args.servers
             .iter()
             .map(|c| format!("{c:?}").to_lowercase())
@@ -375,17 +407,15 @@ fn markdown(args: &Args, scenarios: &[Scenario], runs: &[Vec<Vec<Run>>], load: &
         args.rounds,
         args.duration,
         args.hold,
-        args.scale
+        args.scale,
+        if args.no_pin { " --no-pin" } else { "" }
     );
     out.push_str(&format!(
         "\nMeasured with `{command}`: {} round(s), servers alternating, a fresh server process \
          per scenario, contender and round; latencies merged over the rounds, CPU and memory \
          averaged. Latency runs from the instant a chat was due to its receipt (corrected for \
-         coordinated omission). The clients run in the bench's own process on the same machine \
-         and share its CPUs. {}; {}; load average before the run: {load}.\n",
+         coordinated omission). {placement} {machine}; load average before the run: {load}.\n",
         args.rounds,
-        super::machine_stamp(),
-        node_version()
     ));
     out
 }
