@@ -61,6 +61,9 @@ pub struct Args {
     /// Print the tables only; do not write book/measurements/socketio.md.
     #[arg(long)]
     pub no_write: bool,
+    /// Run only these scenarios (`a`, `b`, `c`); implies `--no-write`, the book's table has all.
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<char>,
 }
 
 /// One load: who connects, where they are, who sends how much.
@@ -161,7 +164,20 @@ pub fn run(args: Args) -> Result<()> {
         "--duration and --hold must be at least 1"
     );
     ensure!(args.scale > 0.0, "--scale must be positive");
-    let scenarios = Scenario::all(&args);
+    let scenarios: Vec<Scenario> = Scenario::all(&args)
+        .into_iter()
+        .filter(|s| {
+            args.only.is_empty()
+                || args
+                    .only
+                    .iter()
+                    .any(|c| s.name.starts_with(&format!("({c})")))
+        })
+        .collect();
+    ensure!(
+        !scenarios.is_empty(),
+        "--only names no scenario: use a, b or c"
+    );
     let most = scenarios.iter().map(|s| s.clients).max().unwrap_or(0);
     raise_open_files_limit(most)?;
     let launches = args
@@ -217,7 +233,7 @@ pub fn run(args: Args) -> Result<()> {
         pin,
     );
     println!("\n{table}");
-    if !args.no_write {
+    if !args.no_write && args.only.is_empty() {
         let path = workspace::root().join("book/measurements/socketio.md");
         std::fs::create_dir_all(path.parent().expect("a parent"))?;
         std::fs::write(&path, &table).with_context(|| format!("writing {}", path.display()))?;

@@ -332,7 +332,9 @@ impl Session {
 
     /// Whether the session has ended.
     pub fn is_closed(&self) -> bool {
-        self.closed.is_cancelled()
+        // The reason is set first thing in `close`; reading it is one atomic load, where the
+        // token's `is_cancelled` takes a lock (every push asks).
+        self.reason.get().is_some()
     }
 
     /// Why the session ended, once it has.
