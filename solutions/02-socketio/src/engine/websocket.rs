@@ -212,6 +212,7 @@ async fn deliver(session: &Session, sink: &mut SplitSink<WebSocket, Message>) {
     let _ = sink.send(Message::Close(None)).await;
 }
 
+// ANCHOR: send_batch
 /// The most packets one write carries.
 const BATCH: usize = 64;
 
@@ -233,6 +234,7 @@ async fn send_batch(
     }
     sink.flush().await
 }
+// ANCHOR_END: send_batch
 
 async fn feed(
     sink: &mut SplitSink<WebSocket, Message>,
