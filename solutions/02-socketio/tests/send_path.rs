@@ -1,6 +1,7 @@
 //! The send path and the end of a server, seen from real clients on 127.0.0.1: what a client
-//! that stops reading costs the others, the bounds on a client's queue, volatile packets,
-//! graceful shutdown, an aborted polling GET, and the ping timeout's instant over polling.
+//! that stops reading costs the others, the bounds on a client's queue, a backlog written in
+//! batches, volatile packets, graceful shutdown, an aborted polling GET, and the ping timeout's
+//! instant over polling.
 //!
 //! Solution-only tests (not graded): they check the server's robustness, which the lab's steps
 //! do not ask the learner to build.
@@ -302,6 +303,36 @@ async fn over_its_byte_bound_a_client_is_closed_as_too_slow() {
     assert!(
         (1..30).contains(&big),
         "expected the packets queued within the bound (fewer than 30), got {big}"
+    );
+}
+
+/// A backlog goes out in batches (up to 64 frames a write, see `send_batch` in
+/// `engine/websocket.rs`): 300 packets queued at once must all arrive, once each, in order.
+#[tokio::test]
+async fn a_backlog_is_written_in_batches_whole_and_in_order() {
+    let (io, _gone) = reporting_io(Config::default());
+    let server = start(&io).await;
+    let mut ws = ws_client(&server).await;
+    chat_client(&mut ws, "r").await;
+    // 300 packets of 1 KB in one handler: about 300 KB, under both bounds (1 MiB, 1024).
+    ws.send(Message::text("42[\"burst\",300]"))
+        .await
+        .expect("send");
+    let mut order = Vec::new();
+    while order.len() < 300 {
+        let text = expect_text(&mut ws, "the burst's packets").await;
+        let Some(event) = text.strip_prefix("42") else {
+            continue;
+        };
+        let event: Value = serde_json::from_str(event).expect("JSON in an event");
+        order.push(event[1]["i"].as_u64().expect("the packet's index"));
+    }
+    let expected: Vec<u64> = (0..300).collect();
+    assert_eq!(
+        order, expected,
+        "expected the 300 packets queued at once to arrive whole and in order: a batch takes \
+         what is queued behind the first packet, feeds each, then flushes once (see \
+         {PRODUCTION_PAGE}, \"Measuring it\")"
     );
 }
 
