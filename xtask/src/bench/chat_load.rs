@@ -169,6 +169,51 @@ fn receipt(frame: &str, now_ns: u64) -> Option<Receipt> {
     })
 }
 
+/// How the senders' schedules sit against each other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Phases {
+    /// Spread evenly over one period (sender k of S starts k/S of a period late), as
+    /// independent people typing would be: the server sees a steady stream.
+    Staggered,
+    /// All at the same instant: every period, one chat per sender arrives at once, and the
+    /// last delivery of each burst waits for the whole burst.
+    Aligned,
+}
+
+impl Phases {
+    pub(super) fn new(aligned: bool) -> Phases {
+        if aligned {
+            Phases::Aligned
+        } else {
+            Phases::Staggered
+        }
+    }
+
+    /// How long after the common start sender `k` of `count` sends its first chat.
+    fn offset(self, period: Duration, k: usize, count: usize) -> Duration {
+        match self {
+            Phases::Aligned => Duration::ZERO,
+            Phases::Staggered => period.mul_f64(k as f64 / count.max(1) as f64),
+        }
+    }
+
+    /// How the footers name it.
+    pub(super) fn describe(self) -> &'static str {
+        match self {
+            Phases::Staggered => "the senders' schedules spread evenly over one period",
+            Phases::Aligned => "every sender's schedule starting at the same instant (`--aligned`)",
+        }
+    }
+}
+
+/// What [`Traffic::send`] sent.
+pub(super) struct Sent {
+    pub(super) chats: u64,
+    /// How late the generator handed each chat over, after the instant it was due (ns, sorted):
+    /// what the latencies include that is the generator's, not the server's.
+    pub(super) late_ns: Vec<u64>,
+}
+
 /// Connected clients reading and recording chats; any of them can be made to send.
 pub(super) struct Traffic {
     epoch: Instant,
@@ -242,50 +287,63 @@ impl Traffic {
     }
 
     /// Clients `senders[k].0` emit `chat` to their room `senders[k].1`, `rate` per second each
-    /// for `duration` seconds; returns how many were sent.
+    /// for `duration` seconds, on the schedule `phases` says.
+    ///
+    /// One thread keeps every sender's schedule and sleeps until each chat is due with the
+    /// operating system's clock (microseconds), not tokio's timer: the timer rounds every
+    /// deadline up to the next millisecond, and that rounding would be counted in every
+    /// latency as if the server had caused it.
     pub(super) async fn send(
         &self,
         senders: &[(usize, String)],
         rate: u32,
         duration: u64,
-    ) -> Result<u64> {
+        phases: Phases,
+    ) -> Result<Sent> {
         let per_sender = u64::from(rate) * duration;
         let period = Duration::from_secs_f64(1.0 / f64::from(rate));
         let epoch = self.epoch;
-        let mut tasks = Vec::with_capacity(senders.len());
-        for (client, room) in senders {
-            let outbox = self.outboxes[*client].clone();
-            let (client, room) = (*client, room.clone());
-            tasks.push(tokio::spawn(async move {
-                // Each chat is stamped with the instant it was *meant* to leave, not the one it
-                // left: a generator held up (a busy CPU, a full socket) then counts the hold in
-                // every chat it delayed, not in one (coordinated omission, see load-testing.md).
-                // The interval's default catch-up (`Burst`) sends the late ones at once.
-                let mut tick = tokio::time::interval(period);
-                let start = epoch.elapsed();
-                for seq in 0..per_sender {
-                    tick.tick().await;
-                    let sent_at = intended_send(start, period, seq);
+        let count = senders.len();
+        let outboxes: Vec<_> = senders
+            .iter()
+            .map(|(client, room)| (*client, room.clone(), self.outboxes[*client].clone()))
+            .collect();
+        let clock = tokio::task::spawn_blocking(move || {
+            let start = epoch.elapsed();
+            let mut late_ns = Vec::with_capacity(per_sender as usize * count);
+            for seq in 0..per_sender {
+                for (k, (client, room, outbox)) in outboxes.iter().enumerate() {
+                    // Each chat is stamped with the instant it was *meant* to leave, not the
+                    // one it left: a generator held up (a busy CPU, a full socket) then counts
+                    // the hold in every chat it delayed, not in one (coordinated omission, see
+                    // load-testing.md). Late chats go at once.
+                    let sent_at =
+                        intended_send(start + phases.offset(period, k, count), period, seq);
+                    let now = epoch.elapsed().as_nanos() as u64;
+                    if sent_at > now {
+                        std::thread::sleep(Duration::from_nanos(sent_at - now));
+                    }
                     let frame = format!(
                         "42[\"chat\",{{\"room\":\"{room}\",\"sender\":{client},\"seq\":{seq},\
                          \"sent_at\":{sent_at}}}]"
                     );
+                    late_ns.push((epoch.elapsed().as_nanos() as u64).saturating_sub(sent_at));
                     if outbox.send(frame).is_err() {
-                        break;
+                        return late_ns;
                     }
                 }
-            }));
-        }
-        let limit = Duration::from_secs(duration + 30);
-        tokio::time::timeout(limit, async {
-            for task in tasks {
-                task.await?;
             }
-            Ok::<_, anyhow::Error>(())
+            late_ns
+        });
+        let limit = Duration::from_secs(duration + 30);
+        let mut late_ns = tokio::time::timeout(limit, clock)
+            .await
+            .map_err(|_| anyhow!("the senders did not finish within {limit:?}"))??;
+        late_ns.sort_unstable();
+        Ok(Sent {
+            chats: per_sender * count as u64,
+            late_ns,
         })
-        .await
-        .map_err(|_| anyhow!("the senders did not finish within {limit:?}"))??;
-        Ok(per_sender * senders.len() as u64)
     }
 
     /// Waits until `expected` chats were received, or [`DRAIN_LIMIT`] (what never comes is loss).
@@ -349,7 +407,9 @@ pub(super) fn ms(d: Duration) -> String {
 mod tests {
     use std::time::Duration;
 
-    use super::{Receipt, connect_packet, intended_send, number_field, percentile, receipt};
+    use super::{
+        Phases, Receipt, connect_packet, intended_send, number_field, percentile, receipt,
+    };
 
     #[test]
     fn the_token_rides_in_the_connect_payload() {
@@ -380,6 +440,18 @@ mod tests {
         let (start, period) = (Duration::from_millis(5), Duration::from_millis(20));
         assert_eq!(intended_send(start, period, 0), 5_000_000);
         assert_eq!(intended_send(start, period, 3), 65_000_000);
+    }
+
+    #[test]
+    fn staggered_senders_are_spread_over_one_period() {
+        let period = Duration::from_millis(20);
+        let offsets = |phases: Phases| -> Vec<Duration> {
+            (0..4).map(|k| phases.offset(period, k, 4)).collect()
+        };
+        let ms = Duration::from_millis;
+        assert_eq!(offsets(Phases::Staggered), [ms(0), ms(5), ms(10), ms(15)]);
+        assert_eq!(offsets(Phases::Aligned), [Duration::ZERO; 4]);
+        assert_eq!(Phases::Staggered.offset(period, 0, 1), Duration::ZERO);
     }
 
     #[test]

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, ensure};
 
-use super::chat_load::{Target, Traffic, connect_all, ms, percentile};
+use super::chat_load::{Phases, Target, Traffic, connect_all, ms, percentile};
 use super::child::{self, Server, build_release, load_average, raise_open_files_limit};
 use super::redis_child::RedisChild;
 use super::socketio_cluster::{Layout, Split, latencies};
@@ -257,7 +257,9 @@ async fn measure(
     let cpu_before = server.cpu_time()?;
     let redis_cpu_before = child::cpu_time(redis.pid()?)?;
     let window_started = Instant::now();
-    traffic.send(&senders, args.rate, args.duration).await?;
+    traffic
+        .send(&senders, args.rate, args.duration, Phases::Staggered)
+        .await?;
     traffic.drain(expected).await;
     let window = window_started.elapsed();
     let cpu = server.cpu_time()?.saturating_sub(cpu_before);

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, ensure};
 
-use super::chat_load::{Receipt, Target, Traffic, connect_all, ms, percentile};
+use super::chat_load::{Phases, Receipt, Target, Traffic, connect_all, ms, percentile};
 use super::child::{Server, load_average, raise_open_files_limit, split_cpus};
 use super::contenders::{Contender, Launch};
 use crate::{ui, workspace};
@@ -58,6 +58,10 @@ pub struct Args {
     /// Let the server share every CPU with the clients, instead of giving it one to itself.
     #[arg(long)]
     pub no_pin: bool,
+    /// Start every sender's schedule at the same instant (a burst each period) instead of
+    /// spreading them over one period.
+    #[arg(long)]
+    pub aligned: bool,
     /// Print the tables only; do not write book/measurements/socketio.md.
     #[arg(long)]
     pub no_write: bool,
@@ -148,6 +152,8 @@ struct Run {
     unique: u64,
     send_window: Duration,
     latencies_ns: Vec<u64>,
+    /// How late the generator handed each chat over (ns).
+    late_ns: Vec<u64>,
     connect_times: Vec<Duration>,
     cpu: Duration,
     rss_before_kib: u64,
@@ -213,7 +219,9 @@ pub fn run(args: Args) -> Result<()> {
                 let limit = Duration::from_secs(scenario.seconds + 240);
                 let run = runtime
                     .block_on(async {
-                        tokio::time::timeout(limit, measure(&launches[server], scenario, pin))
+                        let phases = Phases::new(args.aligned);
+                        let run = measure(&launches[server], scenario, pin, phases);
+                        tokio::time::timeout(limit, run)
                             .await
                             .map_err(|_| anyhow!("the run did not finish within {limit:?}"))?
                     })
@@ -242,7 +250,12 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-async fn measure(launch: &Launch, scenario: &Scenario, pin: Option<usize>) -> Result<Run> {
+async fn measure(
+    launch: &Launch,
+    scenario: &Scenario,
+    pin: Option<usize>,
+    phases: Phases,
+) -> Result<Run> {
     let server = Server::spawn(launch.command(pin), scenario.ping_interval_ms).await?;
     let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", server.addr);
     let rss_before_kib = server.rss_kib()?;
@@ -259,8 +272,8 @@ async fn measure(launch: &Launch, scenario: &Scenario, pin: Option<usize>) -> Re
         .collect();
     let cpu_before = server.cpu_time()?;
     let send_started = Instant::now();
-    traffic
-        .send(&senders, scenario.rate, scenario.seconds)
+    let sent = traffic
+        .send(&senders, scenario.rate, scenario.seconds, phases)
         .await?;
     traffic.drain(expected).await;
     let send_window = send_started.elapsed();
@@ -274,6 +287,7 @@ async fn measure(launch: &Launch, scenario: &Scenario, pin: Option<usize>) -> Re
         unique: receipts.iter().map(|r| distinct(r)).sum(),
         send_window,
         latencies_ns: receipts.iter().flatten().map(|r| r.latency_ns).collect(),
+        late_ns: sent.late_ns,
         connect_times,
         cpu,
         rss_before_kib,
@@ -301,6 +315,8 @@ struct Merged {
     p50: Duration,
     p99: Duration,
     max: Duration,
+    late_p99: Duration,
+    late_max: Duration,
     connect_p50: Duration,
     connect_p99: Duration,
     cpu_s: f64,
@@ -316,6 +332,8 @@ impl Merged {
         let mut connects: Vec<Duration> =
             runs.iter().flat_map(|r| r.connect_times.clone()).collect();
         connects.sort_unstable();
+        let mut late: Vec<u64> = runs.iter().flat_map(|r| r.late_ns.clone()).collect();
+        late.sort_unstable();
         let n = runs.len().max(1) as f64;
         let sum = |f: &dyn Fn(&Run) -> u64| runs.iter().map(f).sum::<u64>();
         let per_connection = |f: &dyn Fn(&Run) -> u64| {
@@ -334,6 +352,8 @@ impl Merged {
             p50: percentile(&latencies, 50.0).map(nanos).unwrap_or_default(),
             p99: percentile(&latencies, 99.0).map(nanos).unwrap_or_default(),
             max: latencies.last().copied().map(nanos).unwrap_or_default(),
+            late_p99: percentile(&late, 99.0).map(nanos).unwrap_or_default(),
+            late_max: late.last().copied().map(nanos).unwrap_or_default(),
             connect_p50: percentile(&connects, 50.0).unwrap_or_default(),
             connect_p99: percentile(&connects, 99.0).unwrap_or_default(),
             cpu_s: runs.iter().map(|r| r.cpu.as_secs_f64()).sum::<f64>() / n,
@@ -369,7 +389,7 @@ fn markdown(
         out.push_str("\n|---|");
         out.push_str(&"---|".repeat(args.servers.len()));
         out.push('\n');
-        let lines: [(&str, &Cell); 7] = [
+        let lines: [(&str, &Cell); 8] = [
             ("deliveries per second", &|m| {
                 format!("{:.0}", m.deliveries_per_s)
             }),
@@ -379,6 +399,10 @@ fn markdown(
             ("latency p50 / p99 / max", &|m| {
                 format!("{} / {} / {}", ms(m.p50), ms(m.p99), ms(m.max))
             }),
+            (
+                "the generator's lateness, due to handed over (in the latency), p99 / max",
+                &|m| format!("{} / {}", ms(m.late_p99), ms(m.late_max)),
+            ),
             ("server CPU seconds per run, sending and drain", &|m| {
                 format!("{:.2} s", m.cpu_s)
             }),
@@ -414,7 +438,7 @@ fn markdown(
             .to_owned(),
     };
     let command = format!(
-        "cargo xtask bench socketio --servers {} --rounds {} --duration {} --hold {} --scale {}{}",
+        "cargo xtask bench socketio --servers {} --rounds {} --duration {} --hold {} --scale {}{}{}",
         args.servers
             .iter()
             .map(|c| format!("{c:?}").to_lowercase())
@@ -424,14 +448,16 @@ fn markdown(
         args.duration,
         args.hold,
         args.scale,
-        if args.no_pin { " --no-pin" } else { "" }
+        if args.no_pin { " --no-pin" } else { "" },
+        if args.aligned { " --aligned" } else { "" }
     );
     out.push_str(&format!(
         "\nMeasured with `{command}`: {} round(s), servers alternating, a fresh server process \
          per scenario, contender and round; latencies merged over the rounds, CPU and memory \
          averaged. Latency runs from the instant a chat was due to its receipt (corrected for \
-         coordinated omission). {placement} {machine}; load average before the run: {load}.\n",
+         coordinated omission), {}. {placement} {machine}; load average before the run: {load}.\n",
         args.rounds,
+        Phases::new(args.aligned).describe(),
     ));
     out
 }

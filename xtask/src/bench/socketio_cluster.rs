@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, ensure};
 
-use super::chat_load::{Receipt, Target, Traffic, connect_all, ms, percentile};
+use super::chat_load::{Phases, Receipt, Target, Traffic, connect_all, ms, percentile};
 use super::child::{self, Server, build_release, load_average, raise_open_files_limit};
 use super::redis_child::{ChannelCount, Monitor, Probe, RedisChild};
 use crate::{ui, workspace};
@@ -52,6 +52,10 @@ pub struct Args {
     /// The `redis-server` to start.
     #[arg(long, default_value = "redis-server")]
     pub redis_server: PathBuf,
+    /// Start every sender's schedule at the same instant (a burst each period) instead of
+    /// spreading them over one period.
+    #[arg(long)]
+    pub aligned: bool,
     /// Print the table only; do not write book/measurements/socketio-cluster.md.
     #[arg(long)]
     pub no_write: bool,
@@ -210,6 +214,8 @@ struct Scenario {
     load_average: String,
     connect_total: Duration,
     sent: u64,
+    /// How late the generator handed each chat over (ns, sorted).
+    late: Vec<u64>,
     expected_same: u64,
     expected_other: u64,
     split: Split,
@@ -309,7 +315,14 @@ async fn measure(
     let redis_cpu_before = child::cpu_time(redis.pid()?)?;
     let probe = Probe::start(&redis.addr, PROBE_PERIOD).await?;
     let window_started = Instant::now();
-    let sent = traffic.send(&senders, args.rate, args.duration).await?;
+    let sent = traffic
+        .send(
+            &senders,
+            args.rate,
+            args.duration,
+            Phases::new(args.aligned),
+        )
+        .await?;
     traffic.drain(expected_same + expected_other).await;
     let window = window_started.elapsed();
     let probe = probe.finish().await?;
@@ -346,7 +359,8 @@ async fn measure(
         by_room,
         load_average,
         connect_total,
-        sent,
+        sent: sent.chats,
+        late: sent.late_ns,
         expected_same,
         expected_other,
         split: Split::of(layout, &receipts),
@@ -474,6 +488,7 @@ impl Scenario {
         vec![
             format!("{:.2} s", self.connect_total.as_secs_f64()),
             self.sent.to_string(),
+            latencies(&self.late),
             format!(
                 "{} / {}",
                 self.expected_same + self.expected_other,
@@ -549,9 +564,10 @@ impl Scenario {
 }
 
 /// The names of the rows, in the order of [`Scenario::cells`].
-const ROWS: [&str; 20] = [
+const ROWS: [&str; 21] = [
     "connect time, all clients",
     "chat messages sent",
+    "the generator's lateness, due to handed over (in every latency below), p50 / p99 / max",
     "deliveries expected / received",
     "lost / duplicated / misdelivered",
     "deliveries per second",
@@ -577,8 +593,15 @@ fn markdown(args: &Args, columns: &[Scenario]) -> String {
     let mut out = format!(
         "Load: {} WebSocket clients in {} rooms, client i in room i mod {}, on instance i mod N \
          (\"each room on one\": on instance (i mod {}) mod N, so no delivery crosses Redis); {} \
-         senders x {} msg/s for {} s.\n\n| measure |",
-        args.clients, args.rooms, args.rooms, args.rooms, args.senders, args.rate, args.duration
+         senders x {} msg/s for {} s, {}.\n\n| measure |",
+        args.clients,
+        args.rooms,
+        args.rooms,
+        args.rooms,
+        args.senders,
+        args.rate,
+        args.duration,
+        Phases::new(args.aligned).describe()
     );
     for scenario in columns {
         out.push_str(&format!(" {} |", scenario.title()));
@@ -593,7 +616,7 @@ fn markdown(args: &Args, columns: &[Scenario]) -> String {
     }
     let command = format!(
         "cargo xtask bench socketio-cluster --clients {} --rooms {} --senders {} --rate {} \
-         --duration {} --instances {}{}",
+         --duration {} --instances {}{}{}",
         args.clients,
         args.rooms,
         args.senders,
@@ -604,7 +627,8 @@ fn markdown(args: &Args, columns: &[Scenario]) -> String {
             " --no-baseline"
         } else {
             ""
-        }
+        },
+        if args.aligned { " --aligned" } else { "" }
     );
     let loads: Vec<String> = columns
         .iter()
