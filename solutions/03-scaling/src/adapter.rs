@@ -585,7 +585,6 @@ impl Adapter for RedisAdapter {
     }
 
     fn broadcast(&self, packet: Packet, options: BroadcastOptions) -> AdapterFuture<'static, ()> {
-        self.local.broadcast_local(&packet, &options);
         // ANCHOR: publish
         if !options.flags.local {
             let channel = self.channels.for_broadcast(&options);
@@ -595,6 +594,9 @@ impl Adapter for RedisAdapter {
             );
         }
         // ANCHOR_END: publish
+        // Published first, as Node's adapter does: the way through Redis is the longer one, so
+        // it starts before this instance spends its time queueing the frame for its own sockets.
+        self.local.broadcast_local(&packet, &options);
         ready(Ok(())).boxed()
     }
 

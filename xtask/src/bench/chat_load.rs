@@ -169,40 +169,85 @@ fn receipt(frame: &str, now_ns: u64) -> Option<Receipt> {
     })
 }
 
-/// How the senders' schedules sit against each other.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Phases {
-    /// Spread evenly over one period (sender k of S starts k/S of a period late), as
-    /// independent people typing would be: the server sees a steady stream.
+/// When each sender's chats are due, relative to the others'.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Arrivals {
+    /// Each sender at a fixed period, the senders spread evenly over it (sender k of S starts
+    /// k/S of a period late): the steadiest stream a rate can make.
     Staggered,
-    /// All at the same instant: every period, one chat per sender arrives at once, and the
-    /// last delivery of each burst waits for the whole burst.
+    /// Each sender at random instants (exponential gaps, mean one period, seeded so every run
+    /// and server gets the same ones), as independent people typing: chats sometimes cluster.
+    Poisson,
+    /// Each sender at a fixed period, all starting at the same instant: every period, one chat
+    /// per sender arrives at once, and the last delivery of each burst waits for the whole
+    /// burst.
     Aligned,
 }
 
-impl Phases {
-    pub(super) fn new(aligned: bool) -> Phases {
-        if aligned {
-            Phases::Aligned
-        } else {
-            Phases::Staggered
-        }
-    }
-
-    /// How long after the common start sender `k` of `count` sends its first chat.
-    fn offset(self, period: Duration, k: usize, count: usize) -> Duration {
+impl Arrivals {
+    /// The instants (since the start) at which sender `k` of `count` sends chats `0..chats`.
+    fn due(self, period: Duration, k: usize, count: usize, chats: u64) -> Vec<Duration> {
+        let fixed = |offset: Duration| -> Vec<Duration> {
+            (0..chats)
+                .map(|seq| offset + period.saturating_mul(u32::try_from(seq).unwrap_or(u32::MAX)))
+                .collect()
+        };
         match self {
-            Phases::Aligned => Duration::ZERO,
-            Phases::Staggered => period.mul_f64(k as f64 / count.max(1) as f64),
+            Arrivals::Aligned => fixed(Duration::ZERO),
+            Arrivals::Staggered => fixed(period.mul_f64(k as f64 / count.max(1) as f64)),
+            Arrivals::Poisson => {
+                let mut random = SplitMix64(k as u64);
+                let mut at = Duration::ZERO;
+                (0..chats)
+                    .map(|_| {
+                        // Inverse transform: -ln(U) is exponential with mean 1, U in (0, 1].
+                        let uniform = (random.next() >> 11) as f64 / (1u64 << 53) as f64;
+                        at += period.mul_f64(-(1.0 - uniform).ln());
+                        at
+                    })
+                    .collect()
+            }
         }
     }
 
     /// How the footers name it.
     pub(super) fn describe(self) -> &'static str {
         match self {
-            Phases::Staggered => "the senders' schedules spread evenly over one period",
-            Phases::Aligned => "every sender's schedule starting at the same instant (`--aligned`)",
+            Arrivals::Staggered => {
+                "each sender at a fixed period, the senders spread evenly over it (`--arrivals staggered`)"
+            }
+            Arrivals::Poisson => {
+                "each sender at random instants, exponential gaps of one period on average \
+                 (`--arrivals poisson`)"
+            }
+            Arrivals::Aligned => {
+                "each sender at a fixed period, all starting together, one burst a period \
+                 (`--arrivals aligned`)"
+            }
         }
+    }
+
+    /// The command-line value.
+    pub(super) fn flag(self) -> &'static str {
+        match self {
+            Arrivals::Staggered => "staggered",
+            Arrivals::Poisson => "poisson",
+            Arrivals::Aligned => "aligned",
+        }
+    }
+}
+
+/// A small seeded generator (SplitMix64, Steele et al. 2014): the same schedule on every run
+/// without a dependency.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
     }
 }
 
@@ -287,7 +332,7 @@ impl Traffic {
     }
 
     /// Clients `senders[k].0` emit `chat` to their room `senders[k].1`, `rate` per second each
-    /// for `duration` seconds, on the schedule `phases` says.
+    /// on average for `duration` seconds, at the instants `arrivals` gives.
     ///
     /// One thread keeps every sender's schedule and sleeps until each chat is due with the
     /// operating system's clock (microseconds), not tokio's timer: the timer rounds every
@@ -298,39 +343,45 @@ impl Traffic {
         senders: &[(usize, String)],
         rate: u32,
         duration: u64,
-        phases: Phases,
+        arrivals: Arrivals,
     ) -> Result<Sent> {
         let per_sender = u64::from(rate) * duration;
         let period = Duration::from_secs_f64(1.0 / f64::from(rate));
-        let epoch = self.epoch;
         let count = senders.len();
+        // Every chat of every sender, in the order they are due: (due, sender, seq).
+        let mut schedule: Vec<(Duration, usize, u64)> = (0..count)
+            .flat_map(|k| {
+                let due = arrivals.due(period, k, count, per_sender);
+                due.into_iter().zip(0..).map(move |(at, seq)| (at, k, seq))
+            })
+            .collect();
+        schedule.sort_unstable();
+        let epoch = self.epoch;
         let outboxes: Vec<_> = senders
             .iter()
             .map(|(client, room)| (*client, room.clone(), self.outboxes[*client].clone()))
             .collect();
         let clock = tokio::task::spawn_blocking(move || {
             let start = epoch.elapsed();
-            let mut late_ns = Vec::with_capacity(per_sender as usize * count);
-            for seq in 0..per_sender {
-                for (k, (client, room, outbox)) in outboxes.iter().enumerate() {
-                    // Each chat is stamped with the instant it was *meant* to leave, not the
-                    // one it left: a generator held up (a busy CPU, a full socket) then counts
-                    // the hold in every chat it delayed, not in one (coordinated omission, see
-                    // load-testing.md). Late chats go at once.
-                    let sent_at =
-                        intended_send(start + phases.offset(period, k, count), period, seq);
-                    let now = epoch.elapsed().as_nanos() as u64;
-                    if sent_at > now {
-                        std::thread::sleep(Duration::from_nanos(sent_at - now));
-                    }
-                    let frame = format!(
-                        "42[\"chat\",{{\"room\":\"{room}\",\"sender\":{client},\"seq\":{seq},\
-                         \"sent_at\":{sent_at}}}]"
-                    );
-                    late_ns.push((epoch.elapsed().as_nanos() as u64).saturating_sub(sent_at));
-                    if outbox.send(frame).is_err() {
-                        return late_ns;
-                    }
+            let mut late_ns = Vec::with_capacity(schedule.len());
+            for (at, k, seq) in schedule {
+                let (client, room, outbox) = &outboxes[k];
+                // Each chat is stamped with the instant it was *meant* to leave, not the one
+                // it left: a generator held up (a busy CPU, a full socket) then counts the
+                // hold in every chat it delayed, not in one (coordinated omission, see
+                // load-testing.md). Late chats go at once.
+                let sent_at = intended_send(start, at);
+                let now = epoch.elapsed().as_nanos() as u64;
+                if sent_at > now {
+                    std::thread::sleep(Duration::from_nanos(sent_at - now));
+                }
+                let frame = format!(
+                    "42[\"chat\",{{\"room\":\"{room}\",\"sender\":{client},\"seq\":{seq},\
+                     \"sent_at\":{sent_at}}}]"
+                );
+                late_ns.push((epoch.elapsed().as_nanos() as u64).saturating_sub(sent_at));
+                if outbox.send(frame).is_err() {
+                    break;
                 }
             }
             late_ns
@@ -383,9 +434,10 @@ impl Traffic {
 }
 
 // ANCHOR: intended_send
-/// Nanoseconds since the epoch at which chat `seq` of a sender started at `start` is due.
-fn intended_send(start: Duration, period: Duration, seq: u64) -> u64 {
-    (start + period.saturating_mul(u32::try_from(seq).unwrap_or(u32::MAX))).as_nanos() as u64
+/// Nanoseconds since the epoch at which a chat is due: the schedule started at `start` (since
+/// the epoch) and the chat is due `at` into it (`seq × period` for a fixed period).
+fn intended_send(start: Duration, at: Duration) -> u64 {
+    (start + at).as_nanos() as u64
 }
 // ANCHOR_END: intended_send
 
@@ -408,7 +460,7 @@ mod tests {
     use std::time::Duration;
 
     use super::{
-        Phases, Receipt, connect_packet, intended_send, number_field, percentile, receipt,
+        Arrivals, Receipt, connect_packet, intended_send, number_field, percentile, receipt,
     };
 
     #[test]
@@ -437,21 +489,48 @@ mod tests {
 
     #[test]
     fn chats_are_stamped_when_they_were_due() {
-        let (start, period) = (Duration::from_millis(5), Duration::from_millis(20));
-        assert_eq!(intended_send(start, period, 0), 5_000_000);
-        assert_eq!(intended_send(start, period, 3), 65_000_000);
+        let (start, at) = (Duration::from_millis(5), Duration::from_millis(60));
+        assert_eq!(intended_send(start, at), 65_000_000);
     }
 
     #[test]
-    fn staggered_senders_are_spread_over_one_period() {
+    fn fixed_schedules_are_aligned_or_spread_over_one_period() {
         let period = Duration::from_millis(20);
-        let offsets = |phases: Phases| -> Vec<Duration> {
-            (0..4).map(|k| phases.offset(period, k, 4)).collect()
-        };
         let ms = Duration::from_millis;
-        assert_eq!(offsets(Phases::Staggered), [ms(0), ms(5), ms(10), ms(15)]);
-        assert_eq!(offsets(Phases::Aligned), [Duration::ZERO; 4]);
-        assert_eq!(Phases::Staggered.offset(period, 0, 1), Duration::ZERO);
+        let first = |arrivals: Arrivals| -> Vec<Duration> {
+            (0..4).map(|k| arrivals.due(period, k, 4, 2)[0]).collect()
+        };
+        assert_eq!(first(Arrivals::Staggered), [ms(0), ms(5), ms(10), ms(15)]);
+        assert_eq!(first(Arrivals::Aligned), [Duration::ZERO; 4]);
+        assert_eq!(
+            Arrivals::Staggered.due(period, 1, 4, 3),
+            [ms(5), ms(25), ms(45)]
+        );
+    }
+
+    #[test]
+    fn poisson_arrivals_keep_the_rate_on_average_and_vary() {
+        let period = Duration::from_millis(20);
+        let due = Arrivals::Poisson.due(period, 3, 10, 10_000);
+        assert!(due.windows(2).all(|w| w[0] <= w[1]), "in order");
+        let mean = due.last().unwrap().as_secs_f64() / due.len() as f64;
+        assert!((mean - 0.020).abs() < 0.001, "mean gap {mean} s, not 20 ms");
+        let gaps: Vec<f64> = due
+            .windows(2)
+            .map(|w| (w[1] - w[0]).as_secs_f64())
+            .collect();
+        let short = gaps.iter().filter(|&&g| g < 0.002).count() as f64 / gaps.len() as f64;
+        // Exponential: P(gap < period/10) = 1 - e^-0.1, about 9.5 %; a fixed period has none.
+        assert!(
+            (0.08..0.11).contains(&short),
+            "{short} of the gaps under 2 ms"
+        );
+        assert_eq!(due, Arrivals::Poisson.due(period, 3, 10, 10_000), "seeded");
+        assert_ne!(
+            due,
+            Arrivals::Poisson.due(period, 4, 10, 10_000),
+            "one stream per sender"
+        );
     }
 
     #[test]

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, ensure};
 
-use super::chat_load::{Phases, Target, Traffic, connect_all, ms, percentile};
+use super::chat_load::{Arrivals, Target, Traffic, connect_all, ms, percentile};
 use super::child::{self, Server, build_release, load_average, raise_open_files_limit};
 use super::redis_child::RedisChild;
 use super::socketio_cluster::{Layout, Split, latencies};
@@ -258,7 +258,7 @@ async fn measure(
     let redis_cpu_before = child::cpu_time(redis.pid()?)?;
     let window_started = Instant::now();
     traffic
-        .send(&senders, args.rate, args.duration, Phases::Staggered)
+        .send(&senders, args.rate, args.duration, Arrivals::Poisson)
         .await?;
     traffic.drain(expected).await;
     let window = window_started.elapsed();

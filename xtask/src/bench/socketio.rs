@@ -29,12 +29,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, ensure};
 
-use super::chat_load::{Phases, Receipt, Target, Traffic, connect_all, ms, percentile};
+use super::chat_load::{Arrivals, Receipt, Target, Traffic, connect_all, ms, percentile};
 use super::child::{Server, load_average, raise_open_files_limit, split_cpus};
 use super::contenders::{Contender, Launch};
 use crate::{ui, workspace};
 
-/// `cargo xtask bench socketio [--servers ...] [--rounds N] [--duration SECS] [--scale F]`
+/// `cargo xtask bench socketio [--servers ...] [--rounds N] [--duration SECS] [--scale F]
+/// [--arrivals poisson|staggered|aligned]`
 #[derive(clap::Args, Debug, Clone)]
 pub struct Args {
     /// The servers to measure, in the first round's order.
@@ -58,10 +59,9 @@ pub struct Args {
     /// Let the server share every CPU with the clients, instead of giving it one to itself.
     #[arg(long)]
     pub no_pin: bool,
-    /// Start every sender's schedule at the same instant (a burst each period) instead of
-    /// spreading them over one period.
-    #[arg(long)]
-    pub aligned: bool,
+    /// When the senders' chats are due (see load-testing.md).
+    #[arg(long, value_enum, default_value_t = Arrivals::Poisson)]
+    pub arrivals: Arrivals,
     /// Print the tables only; do not write book/measurements/socketio.md.
     #[arg(long)]
     pub no_write: bool,
@@ -219,8 +219,7 @@ pub fn run(args: Args) -> Result<()> {
                 let limit = Duration::from_secs(scenario.seconds + 240);
                 let run = runtime
                     .block_on(async {
-                        let phases = Phases::new(args.aligned);
-                        let run = measure(&launches[server], scenario, pin, phases);
+                        let run = measure(&launches[server], scenario, pin, args.arrivals);
                         tokio::time::timeout(limit, run)
                             .await
                             .map_err(|_| anyhow!("the run did not finish within {limit:?}"))?
@@ -254,7 +253,7 @@ async fn measure(
     launch: &Launch,
     scenario: &Scenario,
     pin: Option<usize>,
-    phases: Phases,
+    arrivals: Arrivals,
 ) -> Result<Run> {
     let server = Server::spawn(launch.command(pin), scenario.ping_interval_ms).await?;
     let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", server.addr);
@@ -273,7 +272,7 @@ async fn measure(
     let cpu_before = server.cpu_time()?;
     let send_started = Instant::now();
     let sent = traffic
-        .send(&senders, scenario.rate, scenario.seconds, phases)
+        .send(&senders, scenario.rate, scenario.seconds, arrivals)
         .await?;
     traffic.drain(expected).await;
     let send_window = send_started.elapsed();
@@ -438,7 +437,7 @@ fn markdown(
             .to_owned(),
     };
     let command = format!(
-        "cargo xtask bench socketio --servers {} --rounds {} --duration {} --hold {} --scale {}{}{}",
+        "cargo xtask bench socketio --servers {} --rounds {} --duration {} --hold {} --scale {}{} --arrivals {}",
         args.servers
             .iter()
             .map(|c| format!("{c:?}").to_lowercase())
@@ -449,7 +448,7 @@ fn markdown(
         args.hold,
         args.scale,
         if args.no_pin { " --no-pin" } else { "" },
-        if args.aligned { " --aligned" } else { "" }
+        args.arrivals.flag()
     );
     out.push_str(&format!(
         "\nMeasured with `{command}`: {} round(s), servers alternating, a fresh server process \
@@ -457,7 +456,7 @@ fn markdown(
          averaged. Latency runs from the instant a chat was due to its receipt (corrected for \
          coordinated omission), {}. {placement} {machine}; load average before the run: {load}.\n",
         args.rounds,
-        Phases::new(args.aligned).describe(),
+        args.arrivals.describe(),
     ));
     out
 }

@@ -16,17 +16,18 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, ensure};
 
-use super::chat_load::{Phases, Receipt, Target, Traffic, connect_all, ms, percentile};
+use super::chat_load::{Arrivals, Receipt, Target, Traffic, connect_all, ms, percentile};
 use super::child::{self, Server, build_release, load_average, raise_open_files_limit};
 use super::redis_child::{ChannelCount, Monitor, Probe, RedisChild};
 use crate::{ui, workspace};
 
 /// `cargo xtask bench socketio-cluster [--clients N] [--rooms R] [--senders S] [--rate M]
-/// [--duration SECS] [--instances I]`
+/// [--duration SECS] [--instances I] [--arrivals poisson|staggered|aligned]`: by default the
+/// load of `bench socketio`'s scenario (a), spread over the cluster.
 #[derive(clap::Args, Debug, Clone)]
 pub struct Args {
     /// WebSocket clients; client i connects to instance i % instances and joins room i % rooms.
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, default_value_t = 1000)]
     pub clients: usize,
     /// Rooms the clients are spread over.
     #[arg(long, default_value_t = 10)]
@@ -35,7 +36,7 @@ pub struct Args {
     #[arg(long, default_value_t = 10)]
     pub senders: usize,
     /// Messages per second per sender.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 50)]
     pub rate: u32,
     /// Seconds of sending.
     #[arg(long, default_value_t = 10)]
@@ -52,10 +53,9 @@ pub struct Args {
     /// The `redis-server` to start.
     #[arg(long, default_value = "redis-server")]
     pub redis_server: PathBuf,
-    /// Start every sender's schedule at the same instant (a burst each period) instead of
-    /// spreading them over one period.
-    #[arg(long)]
-    pub aligned: bool,
+    /// When the senders' chats are due (see load-testing.md).
+    #[arg(long, value_enum, default_value_t = Arrivals::Poisson)]
+    pub arrivals: Arrivals,
     /// Print the table only; do not write book/measurements/socketio-cluster.md.
     #[arg(long)]
     pub no_write: bool,
@@ -316,12 +316,7 @@ async fn measure(
     let probe = Probe::start(&redis.addr, PROBE_PERIOD).await?;
     let window_started = Instant::now();
     let sent = traffic
-        .send(
-            &senders,
-            args.rate,
-            args.duration,
-            Phases::new(args.aligned),
-        )
+        .send(&senders, args.rate, args.duration, args.arrivals)
         .await?;
     traffic.drain(expected_same + expected_other).await;
     let window = window_started.elapsed();
@@ -601,7 +596,7 @@ fn markdown(args: &Args, columns: &[Scenario]) -> String {
         args.senders,
         args.rate,
         args.duration,
-        Phases::new(args.aligned).describe()
+        args.arrivals.describe()
     );
     for scenario in columns {
         out.push_str(&format!(" {} |", scenario.title()));
@@ -616,7 +611,7 @@ fn markdown(args: &Args, columns: &[Scenario]) -> String {
     }
     let command = format!(
         "cargo xtask bench socketio-cluster --clients {} --rooms {} --senders {} --rate {} \
-         --duration {} --instances {}{}{}",
+         --duration {} --instances {}{} --arrivals {}",
         args.clients,
         args.rooms,
         args.senders,
@@ -628,7 +623,7 @@ fn markdown(args: &Args, columns: &[Scenario]) -> String {
         } else {
             ""
         },
-        if args.aligned { " --aligned" } else { "" }
+        args.arrivals.flag()
     );
     let loads: Vec<String> = columns
         .iter()
