@@ -5,6 +5,8 @@
 //! the benches do not depend on the library they measure. A sender emits
 //! `42["chat",{"room":R,"sender":I,"seq":N,"sent_at":NS}]`; the chat contract relays the object
 //! (plus `from`) to the room's other members, and each receipt is recorded with its latency.
+//! One thread sends every chat when it is due ([`Arrivals`]: Poisson, staggered or aligned),
+//! on the operating system's clock, and records how late it was.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -227,13 +229,11 @@ impl Arrivals {
         }
     }
 
-    /// The command-line value.
-    pub(super) fn flag(self) -> &'static str {
-        match self {
-            Arrivals::Staggered => "staggered",
-            Arrivals::Poisson => "poisson",
-            Arrivals::Aligned => "aligned",
-        }
+    /// The command-line value, as clap spells it.
+    pub(super) fn flag(self) -> String {
+        clap::ValueEnum::to_possible_value(&self)
+            .map(|value| value.get_name().to_owned())
+            .unwrap_or_default()
     }
 }
 
@@ -526,6 +526,7 @@ mod tests {
             "{short} of the gaps under 2 ms"
         );
         assert_eq!(due, Arrivals::Poisson.due(period, 3, 10, 10_000), "seeded");
+        assert_eq!(Arrivals::Poisson.flag(), "poisson");
         assert_ne!(
             due,
             Arrivals::Poisson.due(period, 4, 10, 10_000),
